@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the ack.servicemesh collection. Its API may change
+# at any time, even in a patch release. Do not import it from other collections.
+
+"""Istio API discovery and the find/create/replace/delete service for its objects."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+
+GROUP = "networking.istio.io"
+# Newest first: the schemas are identical, so the newest served version is always right.
+PREFERENCE = ("v1", "v1beta1", "v1alpha3")
+PLURALS = {
+    "VirtualService": "virtualservices",
+    "DestinationRule": "destinationrules",
+}
+
+
+def api_error(response, what=None):
+    """Turn a non-2xx answer into a MeshError that keeps the API server's own words."""
+    status = response.json()
+    message = status.get("message") or "HTTP %s" % response.status
+    reason = status.get("reason")
+    prefix = "%s: " % what if what else ""
+    if response.status == 401:
+        text = "%sthe API server rejected the credentials (401 Unauthorized): %s" % (prefix, message)
+    elif response.status == 403:
+        text = "%spermission denied (403 Forbidden): %s" % (prefix, message)
+    elif response.status == 422 or reason == "Invalid":
+        causes = (status.get("details") or {}).get("causes") or []
+        details = "; ".join("%s: %s" % (c.get("field"), c.get("message")) for c in causes if c.get("field"))
+        text = "%sthe API server rejected the object (%s): %s" % (prefix, reason or response.status,
+                                                                 details or message)
+    else:
+        text = "%s%s (HTTP %s%s)" % (prefix, message, response.status, ", %s" % reason if reason else "")
+    return MeshError(text, status=response.status, reason=reason)
+
+
+def discover(client, pinned=None):
+    """Pick the networking.istio.io version to use: the pinned one if served, else the newest served."""
+    response = client.request("GET", "/apis/%s" % GROUP)
+    if response.status == 404:
+        raise MeshError("Istio's CRDs are not installed: the API server at %s does not serve the API group %s "
+                        "(install Istio, or at least its CRDs, first)" % (client.settings.server, GROUP),
+                        reason="IstioNotInstalled", status=404)
+    if response.status >= 400:
+        raise api_error(response, "discovering %s" % GROUP)
+    served = [v.get("version") for v in response.json().get("versions") or []]
+    if pinned:
+        if pinned not in served:
+            raise MeshError("the cluster does not serve %s/%s; it serves: %s" % (GROUP, pinned, ", ".join(served)),
+                            field="api_version", value=pinned)
+        return pinned, served
+    for version in PREFERENCE:
+        if version in served:
+            return version, served
+    raise MeshError("the cluster serves %s only in versions this collection does not know: %s"
+                    % (GROUP, ", ".join(served)), reason="IstioVersionUnknown")
+
+
+class Resources:
+    """find/create/replace/delete for one Istio kind at one API version."""
+
+    def __init__(self, client, api_version, kind):
+        self.client = client
+        self.version = api_version
+        self.kind = kind
+        self.plural = PLURALS[kind]
+
+    @property
+    def api_version(self):
+        return "%s/%s" % (GROUP, self.version)
+
+    def path(self, namespace, name=None):
+        base = "/apis/%s/%s/namespaces/%s/%s" % (GROUP, self.version, namespace, self.plural)
+        return base + "/" + name if name else base
+
+    def describe(self, namespace, name):
+        return "%s %s/%s" % (self.kind, namespace, name)
+
+    def _check(self, response, namespace, name, action):
+        if response.status < 400:
+            return response.json()
+        details = response.json().get("details") or {}
+        if response.status == 404 and not details.get("name"):
+            raise MeshError("%s %s: the API server does not serve %s (are Istio's CRDs installed?)"
+                            % (action, self.describe(namespace, name), self.api_version),
+                            status=404, reason="IstioNotInstalled")
+        raise api_error(response, "%s %s" % (action, self.describe(namespace, name)))
+
+    def get(self, namespace, name):
+        response = self.client.request("GET", self.path(namespace, name))
+        if response.status == 404 and (response.json().get("details") or {}).get("name"):
+            return None
+        return self._check(response, namespace, name, "reading")
+
+    def list(self, namespace):
+        response = self.client.request("GET", self.path(namespace))
+        return self._check(response, namespace, "*", "listing").get("items") or []
+
+    def _write_query(self, dry_run):
+        query = {"fieldValidation": "Strict", "fieldManager": "ack.servicemesh"}
+        if dry_run:
+            query["dryRun"] = "All"
+        return query
+
+    def create(self, obj, dry_run=False):
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        response = self.client.request("POST", self.path(namespace), self._write_query(dry_run), obj)
+        if response.status == 409:
+            raise Conflict(self.describe(namespace, name))
+        return self._check(response, namespace, name, "creating")
+
+    def replace(self, obj, dry_run=False):
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        response = self.client.request("PUT", self.path(namespace, name), self._write_query(dry_run), obj)
+        if response.status == 409:
+            raise Conflict(self.describe(namespace, name))
+        return self._check(response, namespace, name, "updating")
+
+    def delete(self, obj, dry_run=False):
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        body = {"kind": "DeleteOptions", "apiVersion": "v1",
+                "preconditions": {"resourceVersion": obj["metadata"].get("resourceVersion")}}
+        if dry_run:
+            body["dryRun"] = ["All"]
+        response = self.client.request("DELETE", self.path(namespace, name), None, body)
+        if response.status == 409:
+            raise Conflict(self.describe(namespace, name))
+        if response.status == 404:
+            return None
+        return self._check(response, namespace, name, "deleting")
+
+
+class Conflict(Exception):
+    """Someone else wrote the object between our read and our write."""

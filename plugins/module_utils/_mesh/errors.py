@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the ack.servicemesh collection. Its API may change
+# at any time, even in a patch release. Do not import it from other collections.
+
+"""The one error type every helper of the collection raises."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+_UNSET = object()
+
+
+def format_value(value):
+    """Render a user value the way messages quote it: strings quoted, the rest as JSON-ish text."""
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return repr(value)
+
+
+class Problem:
+    """One thing wrong with the input: where, what was given, and why it is wrong."""
+
+    __slots__ = ("field", "value", "message")
+
+    def __init__(self, field, message, value=_UNSET):
+        self.field = field
+        self.message = message
+        self.value = value
+
+    def has_value(self):
+        return self.value is not _UNSET
+
+    def __str__(self):
+        text = "%s: %s" % (self.field, self.message) if self.field else self.message
+        if self.has_value():
+            text += " (got %s)" % format_value(self.value)
+        return text
+
+    def as_dict(self):
+        data = {"field": self.field, "message": self.message}
+        if self.has_value():
+            data["value"] = self.value
+        return data
+
+    def __eq__(self, other):
+        return isinstance(other, Problem) and (self.field, self.message, self.value) == (
+            other.field, other.message, other.value)
+
+    def __repr__(self):
+        return "Problem(%r)" % str(self)
+
+
+class MeshError(Exception):
+    """Raised by every helper; main() turns it into one fail_json.
+
+    ``problems`` lists every input problem found (validation reports them all at
+    once); ``status`` and ``reason`` carry the HTTP status and Kubernetes reason
+    when the error came from the API server; ``extra`` is merged into fail_json.
+    """
+
+    def __init__(self, message=None, field=None, value=_UNSET, problems=None, status=None, reason=None, **extra):
+        self.problems = list(problems or [])
+        if field is not None:
+            self.problems.insert(0, Problem(field, message, value))
+        if message is None or field is not None:
+            message = "; ".join(str(p) for p in self.problems) if self.problems else "unknown error"
+        super(MeshError, self).__init__(message)
+        self.msg = message
+        self.status = status
+        self.reason = reason
+        self.extra = extra
+
+    def fail_kwargs(self):
+        data = dict(self.extra)
+        data["msg"] = self.msg
+        if self.problems:
+            data["problems"] = [p.as_dict() for p in self.problems]
+        if self.status is not None:
+            data["status"] = self.status
+        if self.reason is not None:
+            data["reason"] = self.reason
+        return data
+
+
+class Problems:
+    """Collects problems so validation can report everything before failing once."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, field, message, value=_UNSET):
+        self.items.append(Problem(field, message, value))
+
+    def extend(self, other):
+        self.items.extend(other.items if isinstance(other, Problems) else other)
+
+    def __bool__(self):
+        return bool(self.items)
+
+    __nonzero__ = __bool__
+
+    def __len__(self):
+        return len(self.items)
+
+    def raise_if_any(self, prefix=None):
+        if self.items:
+            msg = "; ".join(str(p) for p in self.items)
+            if prefix:
+                msg = "%s: %s" % (prefix, msg)
+            raise MeshError(msg, problems=self.items)

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the ack.servicemesh collection. Its API may change
+# at any time, even in a patch release. Do not import it from other collections.
+
+"""What every mesh module shares: the auth options, the client, one error path."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import Resources, discover
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.client import Client, settings_from_params
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    validate_certs=dict(type="bool", default=True, aliases=["verify_ssl"],
+                        fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    request_timeout=dict(type="int", default=30),
+    api_version=dict(type="str", choices=["v1", "v1beta1", "v1alpha3"]),
+)
+
+
+def mesh_argument_spec(**options):
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(options)
+    return spec
+
+
+class MeshModule:
+    """AnsibleModule plus a lazily built client and the discovered Istio API version."""
+
+    def __init__(self, argument_spec, **kwargs):
+        self.module = AnsibleModule(argument_spec=mesh_argument_spec(**argument_spec), **kwargs)
+        self.params = self.module.params
+        self._client = None
+        self._version = None
+        self.served_versions = None
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.module._diff
+
+    @property
+    def client(self):
+        if self._client is None:
+            settings = settings_from_params(self.params)
+            self._client = Client(settings, timeout=self.params["request_timeout"])
+        return self._client
+
+    @property
+    def api_version(self):
+        if self._version is None:
+            self._version, self.served_versions = discover(self.client, self.params.get("api_version"))
+        return self._version
+
+    def resources(self, kind):
+        return Resources(self.client, self.api_version, kind)
+
+    def namespace(self):
+        return self.params.get("namespace") or self.client.settings.namespace or "default"
+
+    def exit_outcome(self, outcome, **extra):
+        result = dict(changed=outcome.changed, action=outcome.action, api_version=self.api_version,
+                      result=outcome.diff()["after"], **extra)
+        if self.diff_mode:
+            result["diff"] = outcome.diff()
+        self.module.exit_json(**result)
+
+    def run(self, body):
+        """Call body(self); turn the one error type into one fail_json."""
+        try:
+            body(self)
+        except MeshError as err:
+            self.module.fail_json(**err.fail_kwargs())
+        finally:
+            if self._client is not None:
+                self._client.close()

@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: virtual_service
+short_description: Manage a whole Istio VirtualService
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an Istio C(VirtualService) from its fields as written in Istio's YAML.
+  - Use it for anything the route-level modules M(ack.servicemesh.http_route), M(ack.servicemesh.fault_injection)
+    and M(ack.servicemesh.traffic_shift) do not cover. Unlike them it owns the whole O(http) list when given.
+  - The whole change is validated before anything is written (Istio's own rules, which its webhook may not enforce
+    and the API server does not); an error names the field and the value.
+  - Fault percentages written the Istio 0.8 way (C(percent)) are written as C(percentage), because current API
+    servers silently drop C(abort.percent).
+author:
+  - ack.servicemesh contributors
+extends_documentation_fragment:
+  - ack.servicemesh.auth
+  - ack.servicemesh.attributes
+options:
+  name:
+    description: Name of the VirtualService.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the VirtualService. Defaults to the kubeconfig context's namespace, else V(default).
+    type: str
+  state:
+    description: Whether the VirtualService should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  hosts:
+    description: The hosts the rules apply to (Istio's C(hosts)). Required when creating.
+    type: list
+    elements: str
+  gateways:
+    description: Gateways the rules apply to; omitted means the mesh (all sidecars). Left alone when omitted.
+    type: list
+    elements: str
+  http:
+    description:
+      - The HTTP routes, exactly as in Istio's YAML (camelCase keys such as C(fixedDelay), C(httpStatus)).
+      - Replaces the current list when set; left alone when omitted.
+    type: list
+    elements: dict
+  tcp:
+    description: TCP routes as in Istio's YAML. Replaces the current list when set.
+    type: list
+    elements: dict
+  tls:
+    description: TLS routes as in Istio's YAML. Replaces the current list when set.
+    type: list
+    elements: dict
+  export_to:
+    description: Namespaces the VirtualService is visible to (Istio's C(exportTo)). Left alone when omitted.
+    type: list
+    elements: str
+  labels:
+    description: Labels to set on the object; other labels are kept.
+    type: dict
+  annotations:
+    description: Annotations to set on the object; other annotations are kept.
+    type: dict
+  check_subsets:
+    description:
+      - Fail when a destination names a subset that no DestinationRule in the namespace defines for its host
+        (traffic to it would get HTTP 503). Costs one extra read, and only when something is about to change.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Route all reviews traffic to v1
+  ack.servicemesh.virtual_service:
+    name: reviews
+    hosts: [reviews]
+    http:
+      - route:
+          - destination: {host: reviews, subset: v1}
+
+- name: Remove it
+  ack.servicemesh.virtual_service:
+    name: reviews
+    state: absent
+"""
+
+RETURN = r"""
+action:
+  description: What was done.
+  returned: always
+  type: str
+  sample: updated
+  choices: [created, updated, deleted, unchanged]
+api_version:
+  description: The C(networking.istio.io) version used.
+  returned: always
+  type: str
+  sample: v1
+result:
+  description: The object as the API server holds it after the change (in check mode, as it would hold it),
+    without server bookkeeping. Empty when absent.
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
+    merge_metadata, new_object, translate_legacy_fault)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_virtual_service
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck
+
+KIND = "VirtualService"
+FIELDS = (("hosts", "hosts"), ("gateways", "gateways"), ("http", "http"), ("tcp", "tcp"), ("tls", "tls"),
+          ("export_to", "exportTo"))
+
+
+def given_spec(params, warn):
+    spec = {}
+    for option, field in FIELDS:
+        if params[option] is not None:
+            spec[field] = params[option]
+    if "http" in spec:
+        spec["http"] = translate_legacy_fault(spec["http"], warn)
+    return spec
+
+
+def run(mesh):
+    params = mesh.params
+    present = params["state"] == "present"
+    given = given_spec(params, mesh.module.warn) if present else None
+    if present:
+        # Validate what the user gave before any request, so a typo costs nothing.
+        validate_virtual_service(dict({"hosts": ["placeholder"]}, **given), path="spec").raise_if_any()
+    resources = mesh.resources(KIND)
+    namespace = mesh.namespace()
+    subsets = SubsetCheck(mesh, namespace) if params["check_subsets"] else None
+
+    def change(live):
+        if not present:
+            return None
+        obj = live or new_object(resources.api_version, KIND, params["name"], namespace)
+        obj.setdefault("spec", {}).update(given)
+        problems = validate_virtual_service(obj["spec"], path="spec")
+        if not obj["spec"].get("hosts"):
+            problems.add("hosts", "is required when creating a VirtualService", params["hosts"])
+        problems.raise_if_any()
+        return merge_metadata(obj, params["labels"], params["annotations"])
+
+    def checked_change(live):
+        wanted = change(live)
+        if subsets is not None and wanted is not None and not same(live, wanted):
+            subsets.check(wanted["spec"])
+        return wanted
+
+    mesh.exit_outcome(converge(resources, namespace, params["name"], checked_change, check_mode=mesh.check_mode))
+
+
+def main():
+    mesh = MeshModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            hosts=dict(type="list", elements="str"),
+            gateways=dict(type="list", elements="str"),
+            http=dict(type="list", elements="dict"),
+            tcp=dict(type="list", elements="dict"),
+            tls=dict(type="list", elements="dict"),
+            export_to=dict(type="list", elements="str"),
+            labels=dict(type="dict"),
+            annotations=dict(type="dict"),
+            check_subsets=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    mesh.run(run)
+
+
+if __name__ == "__main__":
+    main()
