@@ -15,7 +15,7 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file.
-      - When neither O(kubeconfig) nor O(host) is set, the first path in E(KUBECONFIG), then C(~/.kube/config),
+      - When neither O(kubeconfig) nor O(server) is set, the first path in E(KUBECONFIG), then C(~/.kube/config),
         then the in-cluster service account are used.
       - Can be set with the environment variable E(K8S_AUTH_KUBECONFIG).
     type: path
@@ -24,10 +24,11 @@ options:
       - The kubeconfig context to use; the kubeconfig's current context by default.
       - Can be set with E(K8S_AUTH_CONTEXT).
     type: str
-  host:
+  server:
     description:
       - URL of the Kubernetes API server, for example V(https://127.0.0.1:6443). Overrides the kubeconfig's server.
-      - Can be set with E(K8S_AUTH_HOST) (AWX's Kubernetes credential type sets it).
+      - Can be set with E(K8S_AUTH_HOST) (AWX's Kubernetes credential type sets it). The option is not called
+        C(host) as in kubernetes.core because C(host) is Istio's name for the service a rule applies to.
     type: str
   api_key:
     description:

@@ -162,7 +162,7 @@ def settings_from_params(params):
     """Build Settings from module options, then the kubeconfig, then in-cluster."""
     settings = Settings()
     kubeconfig = params.get("kubeconfig")
-    host = params.get("host")
+    host = params.get("server")
     if not kubeconfig and not host:
         env_path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
         default_path = os.path.expanduser("~/.kube/config")
@@ -180,12 +180,12 @@ def settings_from_params(params):
                 settings.namespace = handle.read().strip()
             settings.source = "in-cluster service account"
         else:
-            raise MeshError("no cluster to talk to: set kubeconfig or host (or K8S_AUTH_KUBECONFIG / K8S_AUTH_HOST)")
+            raise MeshError("no cluster to talk to: set kubeconfig or server (or K8S_AUTH_KUBECONFIG / K8S_AUTH_HOST)")
     if kubeconfig:
         load_kubeconfig(kubeconfig, params.get("context"), settings)
     if host:
         settings.server = host
-        settings.source = settings.source or "host %s" % host
+        settings.source = settings.source or "server %s" % host
     if params.get("api_key"):
         settings.token = params["api_key"]
     if params.get("ca_cert"):
@@ -201,10 +201,10 @@ def settings_from_params(params):
         if path and not os.path.isfile(path):
             raise MeshError("the file does not exist", field=option, value=path)
     if not settings.server:
-        raise MeshError("the cluster has no server address", field="host", value=host)
+        raise MeshError("the cluster has no server address", field="server", value=host)
     parts = urlsplit(settings.server)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise MeshError("must be an http(s) URL", field="host", value=settings.server)
+        raise MeshError("must be an http(s) URL", field="server", value=settings.server)
     return settings
 
 

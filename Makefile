@@ -1,0 +1,75 @@
+# Entry points for people and CI. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION_LINK := build/collections/ansible_collections/ack/servicemesh
+SANITY_TREE := build/sanity/ansible_collections/ack/servicemesh
+
+.PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
+        build import bench bench-smoke clean
+
+help:
+	@echo "make demo   - start the local control plane and run the scenarios against it"
+	@echo "make test   - every test: unit, sanity, lint, integration, molecule"
+	@echo "make bench  - benchmarks, written to benchmarks/RESULTS.md"
+
+$(VENV)/.installed: requirements-dev.txt requirements.txt
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+link:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@test -L $(COLLECTION_LINK) || ln -s $(CURDIR) $(COLLECTION_LINK)
+
+testenv-up: venv
+	scripts/testenv up
+	scripts/testenv up --profile v1alpha3
+
+testenv-down:
+	-scripts/testenv down --profile v1alpha3
+	-scripts/testenv down
+
+demo: venv link
+	scripts/testenv up
+	$(PY) scripts/demo.py
+
+test: venv link unit sanity lint integration molecule
+	@echo "make test: all suites passed"
+
+unit: venv link
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+sanity: venv
+	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard | grep -v '^tests/testenv/go\.' | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	  ansible-test sanity --venv --python 3.11 --color no --exclude tests/testenv/ --exclude scripts/
+
+lint: venv link
+	ansible-lint --profile production
+
+integration: venv link testenv-up
+	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+molecule: venv link
+	cd extensions && molecule test --all
+
+build: venv
+	mkdir -p build && ansible-galaxy collection build --force --output-path build .
+
+import: build
+	$(BIN)/pip install -q galaxy-importer
+	$(PY) -m galaxy_importer.main build/ack-servicemesh-*.tar.gz
+
+bench: venv link testenv-up
+	$(PY) benchmarks/run.py
+
+clean: testenv-down
+	rm -rf build

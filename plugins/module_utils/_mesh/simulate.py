@@ -1,0 +1,665 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the ack.servicemesh collection. Its API may change
+# at any time, even in a patch release. Do not import it from other collections.
+
+"""Route simulator: the HTTP route a sidecar picks for one request, from VirtualService objects.
+
+``simulate(virtual_services, request, namespace)`` returns where the request goes::
+
+    {"host": "reviews.default.svc.cluster.local",   # the request host, fully qualified
+     "virtual_service": "reviews" | None, "namespace": "default" | None,
+     "outcome": "routed" | "no_route" | "passthrough" | "redirect" | "direct_response",
+     "matched": bool, "route_index": 0 | None, "route_name": str | None,
+     "match_index": 0 | None,                      # which ORed match block hit; None for a route without match
+     "destinations": [{"host", "fqdn", "subset", "port", "weight", "share"}],
+     "fault": None | {"delay": {"fixed_delay_ms", "percentage"},
+                      "abort": {"http_status" | "grpc_status" | "http2_error", "percentage"}},
+     "timeout_ms": int | None, "retries": {"attempts", "per_try_timeout_ms", "retry_on", "default"},
+     "status": 404 | None, "redirect": {...} | None, "direct_response": {...} | None,
+     "warnings": [str]}
+
+Outcomes: ``passthrough`` when no VirtualService claims the host (the request goes to every endpoint of the
+service: one destination with no subset); ``no_route`` when one does but none of its routes matches (Envoy
+answers 404); otherwise the matched route's action.
+
+Request keys: ``host`` (required; a short name is in ``namespace``; ``name:port`` sets the port), ``headers``,
+``cookies`` (a mapping turned into one ``Cookie`` header ``k=v;k2=v2``: no space after ``;``, because the Istio
+0.8 BookInfo regex ``^(.*?;)?(user=jason)(;.*)?$`` only matches that form), ``user`` (shortcut: header
+``end-user`` and cookie ``user``, so both current and 0.8 samples recognise the user), ``uri`` (default ``/``;
+a query string is split into ``query``), ``query``, ``method`` (default ``GET``), ``scheme`` (default ``http``),
+``port``, ``authority`` (default: ``host``), ``source_labels``, ``source_namespace`` (default: ``namespace``)
+and ``gateway`` (default ``mesh``: the caller is a sidecar).
+
+Only HTTP routes are simulated; ``tcp`` and ``tls`` routes and ``delegate`` are not.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import random
+import re
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl
+
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+
+try:
+    # Istio compiles match regexes with RE2; Python's re differs on look-around and back-references.
+    import re2 as _regex_engine
+    HAS_RE2 = True
+except ImportError:
+    _regex_engine = re
+    HAS_RE2 = False
+
+CLUSTER_DOMAIN = "svc.cluster.local"
+MESH = "mesh"
+STRING_MATCH_KINDS = ("exact", "prefix", "regex")
+# Istio's retry policy when a route sets none (no retriable status codes since Istio 1.24).
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled"
+MATCH_FIELDS = frozenset((
+    "name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
+    "sourceLabels", "sourceNamespace", "gateways", "ignoreUriCase", "statPrefix"))
+REQUEST_FIELDS = frozenset((
+    "host", "headers", "cookies", "user", "uri", "query", "method", "scheme", "port", "authority",
+    "source_labels", "source_namespace", "gateway"))
+
+_DURATION = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT_MS = {"ns": 1e-6, "us": 1e-3, u"\u00b5s": 1e-3, u"\u03bcs": 1e-3, "ms": 1, "s": 1000, "m": 60000, "h": 3600000}
+_regex_cache = {}
+
+
+def is_mapping(value):
+    return isinstance(value, Mapping)
+
+
+def is_list(value):
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _text(value):
+    return isinstance(value, str)
+
+
+def metadata(obj):
+    meta = obj.get("metadata")
+    return meta if is_mapping(meta) else {}
+
+
+def object_namespace(obj, namespace):
+    return metadata(obj).get("namespace") or namespace
+
+
+def ref(obj, namespace):
+    """How findings and errors name an object: ``Kind/namespace/name``."""
+    return "%s/%s/%s" % (obj.get("kind") or "VirtualService", object_namespace(obj, namespace), metadata(obj).get("name"))
+
+
+def objects_of_kind(objects, kind, field="virtual_services"):
+    """The objects of one kind from a list that may mix kinds (a multi-document YAML file, say).
+
+    An object without ``kind`` counts as the kind asked for, so bare dicts can be passed.
+    """
+    if objects is None:
+        return []
+    if is_mapping(objects):
+        objects = [objects]
+    if not is_list(objects):
+        raise MeshError("must be a list of Kubernetes objects", field=field, value=objects)
+    found = []
+    for index, obj in enumerate(objects):
+        if obj is None:
+            continue  # an empty YAML document
+        if not is_mapping(obj):
+            raise MeshError("must be a Kubernetes object (a mapping)", field="%s[%d]" % (field, index), value=obj)
+        if obj.get("kind", kind) == kind:
+            if not _text(metadata(obj).get("name")):
+                raise MeshError("metadata.name is required", field="%s[%d].metadata.name" % (field, index),
+                                value=metadata(obj).get("name"))
+            found.append(obj)
+    return found
+
+
+def spec_of(obj, namespace):
+    spec = obj.get("spec")
+    if spec is None:
+        return {}
+    if not is_mapping(spec):
+        raise MeshError("must be a mapping", field="%s spec" % ref(obj, namespace), value=spec)
+    return spec
+
+
+def fqdn(host, namespace):
+    """Istio expands a short name (no dot) with the namespace of the object that uses it."""
+    host = host.lower()
+    if "." in host or host.startswith("*"):
+        return host
+    return "%s.%s.%s" % (host, namespace, CLUSTER_DOMAIN)
+
+
+def request_fqdn(host, namespace):
+    """A client may also say ``name.ns.svc``; Kubernetes DNS completes it like a short name."""
+    host = host.lower()
+    if host.endswith(".svc"):
+        return host + ".cluster.local"
+    return fqdn(host, namespace)
+
+
+def short_name(host_fqdn, namespace):
+    """``reviews.default.svc.cluster.local`` in namespace ``default`` is ``reviews``; other hosts stay whole."""
+    suffix = ".%s.%s" % (namespace, CLUSTER_DOMAIN)
+    if host_fqdn.endswith(suffix):
+        return host_fqdn[:-len(suffix)]
+    return host_fqdn
+
+
+def host_specificity(pattern, host):
+    """How well a VirtualService host claims a request host, or None.
+
+    Envoy prefers an exact domain over any wildcard, and a longer wildcard over a shorter one.
+    """
+    if pattern == host:
+        return (2, len(pattern))
+    if pattern == "*":
+        return (1, 0)
+    if pattern.startswith("*.") and host.endswith(pattern[1:]):
+        return (1, len(pattern))
+    return None
+
+
+def creation_key(obj, namespace):
+    """Istio's order among objects that conflict: oldest creationTimestamp, then name, then namespace.
+
+    Objects without a timestamp (not created yet, e.g. a proposed change) count as the newest.
+    """
+    meta = metadata(obj)
+    stamp = meta.get("creationTimestamp")
+    name = meta.get("name") or ""
+    if stamp is None:
+        return (1, "", name, object_namespace(obj, namespace))
+    if isinstance(stamp, datetime.datetime):
+        # YAML loaders turn an unquoted timestamp into a datetime.
+        moment = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None) if stamp.tzinfo else stamp
+    else:
+        try:
+            moment = datetime.datetime.strptime(str(stamp).rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            raise MeshError("must be an RFC 3339 time such as 2024-01-31T12:00:00Z",
+                            field="%s metadata.creationTimestamp" % ref(obj, namespace), value=stamp)
+    return (0, moment.replace(microsecond=0).isoformat(), name, object_namespace(obj, namespace))
+
+
+def duration_ms(value, field):
+    """A Go/protobuf duration ("7s", "1.5s", "300ms", "1m30s") in milliseconds; whole ms as int."""
+    if not _text(value) or not _DURATION.fullmatch(value):
+        raise MeshError("must be a duration such as '3s' or '500ms'", field=field, value=value)
+    total = 0.0
+    for number, unit in _DURATION_PART.findall(value):
+        total += float(number) * _UNIT_MS[unit]
+    total = round(total, 6)
+    return int(total) if total == int(total) else total
+
+
+def compile_regex(pattern, field):
+    """Compile a match regex once; RE2 when available, as Istio does."""
+    compiled = _regex_cache.get(pattern)
+    if compiled is None:
+        try:
+            compiled = _regex_engine.compile(pattern)
+        except Exception as exc:  # re2 raises re2.error, re raises re.error: neither names the field
+            detail = exc.args[0] if exc.args else exc
+            if isinstance(detail, bytes):
+                detail = detail.decode("utf-8", "replace")
+            raise MeshError("is not a valid RE2 regular expression: %s" % detail, field=field, value=pattern)
+        _regex_cache[pattern] = compiled
+    return compiled
+
+
+def string_match_kind(match, field):
+    """``(kind, value)`` of an Istio StringMatch; ``(None, None)`` for an empty one, which means "present"."""
+    if not is_mapping(match):
+        raise MeshError("must be a mapping with one of exact, prefix, regex", field=field, value=match)
+    kinds = [k for k in STRING_MATCH_KINDS if k in match]
+    unknown = sorted(set(match) - set(STRING_MATCH_KINDS))
+    if unknown:
+        raise MeshError("unknown string match field %s" % unknown[0], field=field, value=match)
+    if len(kinds) > 1:
+        raise MeshError("exact, prefix and regex are one-of", field=field, value=match)
+    if not kinds:
+        return None, None
+    value = match[kinds[0]]
+    if not _text(value):
+        raise MeshError("must be a string", field="%s.%s" % (field, kinds[0]), value=value)
+    return kinds[0], value
+
+
+def string_matches(match, value, field, ignore_case=False):
+    """Does a request value satisfy an Istio StringMatch? A missing value never does."""
+    kind, pattern = string_match_kind(match, field)
+    # Compile first: a bad regex is bad input even when this request lacks the value.
+    regex = compile_regex(pattern, field + ".regex") if kind == "regex" else None
+    if value is None:
+        return False
+    if kind is None:
+        return True
+    if regex is not None:
+        # RE2 whole-value match; Istio's ignoreUriCase does not apply to regex.
+        return regex.fullmatch(value) is not None
+    if ignore_case:
+        value, pattern = value.lower(), pattern.lower()
+    if kind == "exact":
+        return value == pattern
+    return value.startswith(pattern)
+
+
+def _scalar(value, field):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise MeshError("must be a string", field=field, value=value)
+    return str(value)
+
+
+def _string_map(value, field, lower_keys=False):
+    if value is None:
+        return {}
+    if not is_mapping(value):
+        raise MeshError("must be a mapping", field=field, value=value)
+    out = {}
+    for key, item in value.items():
+        if not _text(key):
+            raise MeshError("keys must be strings", field=field, value=key)
+        out[key.lower() if lower_keys else key] = _scalar(item, "%s.%s" % (field, key))
+    return out
+
+
+def cookie_header(cookies):
+    """``k=v;k2=v2``: the Istio 0.8 BookInfo cookie regex fails when a space follows ';'."""
+    return ";".join("%s=%s" % (key, value) for key, value in cookies.items())
+
+
+def normalize_request(request, namespace="default"):
+    """The request with defaults filled in and names normalised, as the matchers read it."""
+    if not is_mapping(request):
+        raise MeshError("must be a mapping with at least host", field="request", value=request)
+    unknown = sorted(set(request) - REQUEST_FIELDS)
+    if unknown:
+        raise MeshError("unknown request field; known: %s" % ", ".join(sorted(REQUEST_FIELDS)),
+                        field="request.%s" % unknown[0], value=request[unknown[0]])
+    host = request.get("host")
+    if not _text(host) or not host:
+        raise MeshError("is required: the service the request is for", field="request.host", value=host)
+    port = request.get("port")
+    if ":" in host:
+        host, _sep, port_text = host.rpartition(":")
+        if port is None:
+            port = int(port_text) if port_text.isdigit() else port_text
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        raise MeshError("must be a port number 1..65535", field="request.port", value=port)
+
+    headers = _string_map(request.get("headers"), "request.headers", lower_keys=True)
+    cookies = _string_map(request.get("cookies"), "request.cookies")
+    user = request.get("user")
+    if user is not None:
+        user = _scalar(user, "request.user")
+        headers.setdefault("end-user", user)
+        cookies.setdefault("user", user)
+    if cookies:
+        built = cookie_header(cookies)
+        headers["cookie"] = headers["cookie"] + ";" + built if headers.get("cookie") else built
+
+    uri = request.get("uri", "/")
+    if not _text(uri):
+        raise MeshError("must be a string such as /productpage", field="request.uri", value=uri)
+    path, _sep, query_string = uri.partition("?")
+    query = dict(parse_qsl(query_string, keep_blank_values=True))
+    query.update(_string_map(request.get("query"), "request.query"))
+
+    source_labels = _string_map(request.get("source_labels"), "request.source_labels")
+    gateway = request.get("gateway") or MESH
+    if not _text(gateway):
+        raise MeshError("must be a gateway name or mesh", field="request.gateway", value=gateway)
+    return {
+        "host": request_fqdn(host, namespace),
+        "authority": _scalar(request.get("authority") or host, "request.authority"),
+        "uri": uri,
+        "path": path,
+        "query": query,
+        "headers": headers,
+        "method": _scalar(request.get("method") or "GET", "request.method"),
+        "scheme": _scalar(request.get("scheme") or "http", "request.scheme"),
+        "port": port,
+        "source_labels": source_labels,
+        "source_namespace": _scalar(request.get("source_namespace") or namespace, "request.source_namespace"),
+        "gateway": _gateway_ref(gateway, namespace),
+    }
+
+
+def _gateway_ref(name, namespace):
+    """Gateways are named ``ns/name``; a bare name is in the namespace of whoever names it."""
+    if name == MESH or "/" in name:
+        return name
+    return "%s/%s" % (namespace, name)
+
+
+def gateways_of(spec, namespace):
+    """The gateways a VirtualService (or a match block's ``gateways``) binds to; none given means the mesh."""
+    gateways = spec.get("gateways")
+    if not gateways:
+        return [MESH]
+    return [_gateway_ref(g, namespace) for g in gateways if _text(g)]
+
+
+def _match_block(block, req, field, vs_gateways, vs_namespace):
+    """Every condition of a block must hold (AND)."""
+    if not is_mapping(block):
+        raise MeshError("must be a mapping of match conditions", field=field, value=block)
+    unknown = sorted(set(block) - MATCH_FIELDS)
+    if unknown:
+        raise MeshError("unknown match field", field="%s.%s" % (field, unknown[0]), value=block[unknown[0]])
+
+    gateways = [_gateway_ref(g, vs_namespace) for g in block["gateways"]] if block.get("gateways") else vs_gateways
+    if req["gateway"] not in gateways:
+        return False
+    if "uri" in block:
+        # Envoy's prefix match sees the whole :path; exact and regex see it without the query string.
+        kind, _value = string_match_kind(block["uri"], field + ".uri")
+        uri = req["uri"] if kind == "prefix" else req["path"]
+        if not string_matches(block["uri"], uri, field + ".uri", ignore_case=bool(block.get("ignoreUriCase"))):
+            return False
+    for key in ("scheme", "method", "authority"):
+        if key in block and not string_matches(block[key], req[key], "%s.%s" % (field, key)):
+            return False
+    if "port" in block and block["port"] != req["port"]:
+        return False
+    for name, match in _conditions(block, "headers", field):
+        if not string_matches(match, req["headers"].get(name.lower()), "%s.headers.%s" % (field, name)):
+            return False
+    for name, match in _conditions(block, "withoutHeaders", field):
+        if string_matches(match, req["headers"].get(name.lower()), "%s.withoutHeaders.%s" % (field, name)):
+            return False
+    for name, match in _conditions(block, "queryParams", field):
+        if not string_matches(match, req["query"].get(name), "%s.queryParams.%s" % (field, name)):
+            return False
+    for name, value in _conditions(block, "sourceLabels", field):
+        if req["source_labels"].get(name) != value:
+            return False
+    if "sourceNamespace" in block and block["sourceNamespace"] != req["source_namespace"]:
+        return False
+    return True
+
+
+def _conditions(block, key, field):
+    value = block.get(key)
+    if value is None:
+        return []
+    if not is_mapping(value):
+        raise MeshError("must be a mapping", field="%s.%s" % (field, key), value=value)
+    return sorted(value.items())
+
+
+def route_matches(route, req, field, vs_gateways, vs_namespace):
+    """Index of the first match block that holds, -1 for a route without match, None for a miss (blocks are ORed)."""
+    matches = route.get("match")
+    if not matches:
+        return -1
+    if not is_list(matches):
+        raise MeshError("must be a list of match blocks", field=field + ".match", value=matches)
+    for index, block in enumerate(matches):
+        if _match_block(block, req, "%s.match[%d]" % (field, index), vs_gateways, vs_namespace):
+            return index
+    return None
+
+
+def _weight(value, field):
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MeshError("must be an integer >= 0", field=field, value=value)
+    return value
+
+
+def route_destinations(route, field, vs_namespace):
+    """Weighted destinations: share = weight / sum; zero weights get no traffic and are left out."""
+    items = route.get("route")
+    if not is_list(items) or not items:
+        raise MeshError("needs route, redirect, directResponse or delegate", field=field, value=route)
+    parsed = []
+    for index, item in enumerate(items):
+        where = "%s.route[%d]" % (field, index)
+        dest = item.get("destination") if is_mapping(item) else None
+        if not is_mapping(dest) or not _text(dest.get("host")) or not dest.get("host"):
+            raise MeshError("destination.host is required", field=where, value=item)
+        port = dest.get("port")
+        parsed.append({
+            "host": dest["host"],
+            "fqdn": fqdn(dest["host"], vs_namespace),
+            "subset": dest.get("subset"),
+            "port": port.get("number") if is_mapping(port) else None,
+            "weight": _weight(item.get("weight"), where + ".weight"),
+        })
+    if len(parsed) == 1:
+        # Istio sends a lone destination all traffic, whatever its weight says.
+        only = parsed[0]
+        only["weight"] = 100 if only["weight"] is None else only["weight"]
+        only["share"] = 1.0
+        return parsed
+    if all(d["weight"] is None for d in parsed):
+        raise MeshError("several destinations need weights", field=field + ".route", value=items)
+    for dest in parsed:
+        dest["weight"] = dest["weight"] or 0
+    total = sum(d["weight"] for d in parsed)
+    if total == 0:
+        raise MeshError("the weights of several destinations must not sum to 0", field=field + ".route",
+                        value=[d["weight"] for d in parsed])
+    kept = [d for d in parsed if d["weight"] > 0]
+    for dest in kept:
+        dest["share"] = dest["weight"] / total
+    return kept
+
+
+def _percentage(part, field, warnings, legacy_percent):
+    """Percent of requests a fault hits; per the notes an unset percentage means the fault never fires."""
+    if "percentage" in part and part["percentage"] is not None:
+        holder = part["percentage"]
+        value = holder.get("value", 0) if is_mapping(holder) else holder
+        where = field + ".percentage.value"
+    elif legacy_percent and part.get("percent") is not None:
+        value = part["percent"]
+        where = field + ".percent"
+    else:
+        if not legacy_percent and part.get("percent") is not None:
+            warnings.append("%s.percent was removed in Istio 1.5 and the API server prunes it: this abort never "
+                            "fires (use percentage: {value: N})" % field)
+        else:
+            warnings.append("%s has no percentage: this fault never fires" % field)
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise MeshError("must be a number from 0 to 100", field=where, value=value)
+    return float(value)
+
+
+def route_fault(route, field, warnings):
+    """The fault a route injects, with the deprecated and removed forms translated as Istio does."""
+    fault = route.get("fault")
+    if fault is None:
+        return None
+    if not is_mapping(fault):
+        raise MeshError("must be a mapping with delay and/or abort", field=field + ".fault", value=fault)
+    out = {}
+    delay = fault.get("delay")
+    if delay is not None:
+        where = field + ".fault.delay"
+        if not is_mapping(delay) or "fixedDelay" not in delay:
+            raise MeshError("needs fixedDelay", field=where, value=delay)
+        out["delay"] = {
+            "fixed_delay_ms": duration_ms(delay["fixedDelay"], where + ".fixedDelay"),
+            # fault.delay.percent (an integer) is deprecated but Istio still honours it.
+            "percentage": _percentage(delay, where, warnings, legacy_percent=True),
+        }
+    abort = fault.get("abort")
+    if abort is not None:
+        where = field + ".fault.abort"
+        if not is_mapping(abort):
+            raise MeshError("must be a mapping", field=where, value=abort)
+        kinds = [("httpStatus", "http_status"), ("grpcStatus", "grpc_status"), ("http2Error", "http2_error")]
+        found = [(key, name) for key, name in kinds if abort.get(key) is not None]
+        if len(found) != 1:
+            raise MeshError("needs exactly one of httpStatus, grpcStatus, http2Error", field=where, value=abort)
+        key, name = found[0]
+        out["abort"] = {name: abort[key], "percentage": _percentage(abort, where, warnings, legacy_percent=False)}
+    if not out:
+        raise MeshError("needs delay and/or abort", field=field + ".fault", value=fault)
+    return out
+
+
+def route_retries(route, field):
+    """The effective retry policy, Istio's default when the route sets none; attempts 0 disables retries."""
+    retries = route.get("retries")
+    if retries is None:
+        return {"attempts": 2, "per_try_timeout_ms": None, "retry_on": DEFAULT_RETRY_ON, "default": True}
+    if not is_mapping(retries):
+        raise MeshError("must be a mapping", field=field + ".retries", value=retries)
+    attempts = retries.get("attempts") or 0
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+        raise MeshError("must be an integer >= 0", field=field + ".retries.attempts", value=attempts)
+    if attempts == 0:
+        return {"attempts": 0, "per_try_timeout_ms": None, "retry_on": None, "default": False}
+    per_try = retries.get("perTryTimeout")
+    return {
+        "attempts": attempts,
+        "per_try_timeout_ms": duration_ms(per_try, field + ".retries.perTryTimeout") if per_try else None,
+        "retry_on": retries.get("retryOn") or DEFAULT_RETRY_ON,
+        "default": False,
+    }
+
+
+def _result(host):
+    return {
+        "host": host, "virtual_service": None, "namespace": None, "outcome": "passthrough", "matched": False,
+        "route_index": None, "route_name": None, "match_index": None, "destinations": [], "fault": None,
+        "timeout_ms": None, "retries": None, "status": None, "redirect": None, "direct_response": None,
+        "warnings": [],
+    }
+
+
+def select_virtual_service(virtual_services, req, namespace):
+    """The VirtualService that serves the request host at the request's gateway, and the ones it shadows."""
+    ranked = []
+    for obj in virtual_services:
+        vs_ns = object_namespace(obj, namespace)
+        spec = spec_of(obj, namespace)
+        if req["gateway"] not in gateways_of(spec, vs_ns):
+            continue
+        best = None
+        for host in spec.get("hosts") or []:
+            if _text(host):
+                score = host_specificity(fqdn(host, vs_ns), req["host"])
+                if score is not None and (best is None or score > best):
+                    best = score
+        if best is not None:
+            ranked.append(((-best[0], -best[1]) + creation_key(obj, namespace), best, obj))
+    if not ranked:
+        return None, []
+    ranked.sort(key=lambda item: item[0])
+    winner_score = ranked[0][1]
+    shadowed = [obj for _key, score, obj in ranked[1:] if score == winner_score]
+    return ranked[0][2], shadowed
+
+
+def simulate(virtual_services, request, namespace="default"):
+    """Where one HTTP request goes: the first matching route of the VirtualService that owns its host."""
+    req = normalize_request(request, namespace)
+    objects = objects_of_kind(virtual_services, "VirtualService")
+    result = _result(req["host"])
+    chosen, shadowed = select_virtual_service(objects, req, namespace)
+    if chosen is None:
+        result["destinations"] = [{"host": request["host"].split(":")[0], "fqdn": req["host"], "subset": None,
+                                   "port": req["port"], "weight": 100, "share": 1.0}]
+        result["retries"] = route_retries({}, "")
+        return result
+
+    vs_ns = object_namespace(chosen, namespace)
+    spec = spec_of(chosen, namespace)
+    result["virtual_service"] = metadata(chosen)["name"]
+    result["namespace"] = vs_ns
+    for other in shadowed:
+        # Sidecars do not merge VirtualServices for one host (IST0109); the oldest one wins.
+        result["warnings"].append("%s also claims host %s and is ignored: %s is older"
+                                  % (ref(other, namespace), req["host"], ref(chosen, namespace)))
+
+    http = spec.get("http") or []
+    if not is_list(http):
+        raise MeshError("must be a list of routes", field="%s spec.http" % ref(chosen, namespace), value=http)
+    vs_gateways = gateways_of(spec, vs_ns)
+    for index, route in enumerate(http):
+        field = "%s spec.http[%d]" % (ref(chosen, namespace), index)
+        if not is_mapping(route):
+            raise MeshError("must be a mapping", field=field, value=route)
+        hit = route_matches(route, req, field, vs_gateways, vs_ns)
+        if hit is None:
+            continue
+        result.update(matched=True, route_index=index, route_name=route.get("name"),
+                      match_index=None if hit < 0 else hit)
+        _apply_action(result, route, field, vs_ns)
+        return result
+    result["outcome"] = "no_route"
+    result["status"] = 404
+    return result
+
+
+def _apply_action(result, route, field, vs_ns):
+    if route.get("delegate") is not None:
+        raise MeshError("delegate routes are not simulated", field=field + ".delegate", value=route["delegate"])
+    if route.get("redirect") is not None:
+        result["outcome"] = "redirect"
+        result["redirect"] = route["redirect"]
+        result["status"] = route["redirect"].get("redirectCode", 301) if is_mapping(route["redirect"]) else 301
+        return
+    if route.get("directResponse") is not None:
+        result["outcome"] = "direct_response"
+        result["direct_response"] = route["directResponse"]
+        result["status"] = route["directResponse"].get("status") if is_mapping(route["directResponse"]) else None
+        return
+    result["outcome"] = "routed"
+    result["destinations"] = route_destinations(route, field, vs_ns)
+    result["fault"] = route_fault(route, field, result["warnings"])
+    timeout = route.get("timeout")
+    result["timeout_ms"] = duration_ms(timeout, field + ".timeout") if timeout is not None else None
+    result["retries"] = route_retries(route, field)
+    if result["fault"] and (result["timeout_ms"] is not None or route.get("retries") is not None):
+        # Istio's HTTPRoute.fault: "timeouts or retries will not be enabled when faults are enabled".
+        result["warnings"].append("%s has a fault: Istio does not enable its timeout or retries" % field)
+
+
+def sample(result, rng):
+    """Draw one destination of a simulate() result as Envoy's weighted clusters would; None if there is none."""
+    destinations = result.get("destinations") or []
+    if len(destinations) <= 1:
+        return destinations[0] if destinations else None
+    draw = rng.randrange(sum(d["weight"] for d in destinations))
+    for dest in destinations[:-1]:
+        draw -= dest["weight"]
+        if draw < 0:
+            return dest
+    return destinations[-1]
+
+
+def distribute(result, n, seed=None):
+    """How many of ``n`` requests each destination of a simulate() result gets (same order as destinations)."""
+    rng = random.Random(seed)
+    destinations = result.get("destinations") or []
+    counts = [0] * len(destinations)
+    index = dict((id(d), i) for i, d in enumerate(destinations))
+    for _draw in range(n):
+        picked = sample(result, rng)
+        if picked is not None:
+            counts[index[id(picked)]] += 1
+    return counts
