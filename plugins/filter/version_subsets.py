@@ -12,8 +12,8 @@ name: version_subsets
 short_description: Turn a list of version names into DestinationRule subsets
 version_added: 0.1.0
 description:
-  - Maps V([v1, v2]) to V({v1: {version: v1}, v2: {version: v2}}), the subsets form that
-    M(ack.servicemesh.destination_rule) accepts, selecting each subset's pods by one label.
+  - "Maps V([v1, v2]) to V({v1: {version: v1}, v2: {version: v2}}), the subsets form that
+    M(ack.servicemesh.destination_rule) accepts, selecting each subset's pods by one label."
 author:
   - ack.servicemesh contributors
 positional: label

@@ -16,7 +16,8 @@ description:
     every page of it, and makes one host per cluster.
   - Filters by tags and by name narrow the list; C(keyed_groups), C(groups) and C(compose) build groups and variables.
   - Each host gets the variables C(cluster_id), C(cluster_name), C(region), C(state), C(cluster_type),
-    C(cluster_spec), C(kubernetes_version) and C(tags) (a name to value mapping).
+    C(cluster_spec), C(kubernetes_version) and C(cluster_tags) (a tag name to value mapping; C(tags) is a reserved
+    name in Ansible).
   - The RAM identity needs the RAM action C(cs:DescribeClustersV1).
   - The inventory file name must end with C(ack_clusters.yml) or C(ack_clusters.yaml).
 author:
@@ -75,7 +76,7 @@ tags:
   env: prod
 states: [running]
 keyed_groups:
-  - key: tags.team | default('none')
+  - key: cluster_tags.team | default('none')
     prefix: team
   - key: kubernetes_version.split('-')[0]
     prefix: k8s
@@ -131,7 +132,7 @@ def host_vars(cluster, region):
         cluster_type=cluster.get("cluster_type"),
         cluster_spec=cluster.get("cluster_spec"),
         kubernetes_version=cluster.get("current_version"),
-        tags=tag_map(cluster),
+        cluster_tags=tag_map(cluster),
     )
 
 
@@ -153,24 +154,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             filters = self._filters()
             settings = Settings.from_options(self.get_option)
             clusters = describe_clusters(settings, name=self.get_option("name"),
-                                         cluster_type=self.get_option("cluster_type"), page_size=filters.pop("page"))
+                                         cluster_type=self.get_option("cluster_type"), page_size=self._page_size())
         except MeshError as err:
             raise AnsibleError("%s: %s" % (path, err))
         for cluster in clusters:
             if cluster_matches(cluster, **filters):
                 self._add_cluster(cluster, settings.region)
 
-    def _filters(self):
+    def _page_size(self):
         page_size = self.get_option("page_size")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise MeshError("must be between 1 and %d" % MAX_PAGE_SIZE, field="page_size", value=page_size)
+        return page_size
+
+    def _filters(self):
         pattern = self.get_option("name_regex")
         try:
             name_regex = re.compile(pattern) if pattern is not None else None
         except re.error as exc:
             raise MeshError("is not a valid regular expression: %s" % exc, field="name_regex", value=pattern)
         return dict(tags=self.get_option("tags"), name=self.get_option("name"), name_regex=name_regex,
-                    states=self.get_option("states"), page=page_size)
+                    states=self.get_option("states"))
 
     def _add_cluster(self, cluster, region):
         variables = host_vars(cluster, region)

@@ -13,7 +13,7 @@ module: destination_rule
 short_description: Manage an Istio DestinationRule
 version_added: 0.1.0
 description:
-  - Creates, updates or deletes an Istio C(DestinationRule): the subsets of a service (for example C(v1), C(v2),
+  - Creates, updates or deletes an Istio C(DestinationRule), that is the subsets of a service (for example C(v1), C(v2),
     C(v3) by the C(version) label) that routes can send traffic to, and an optional traffic policy.
   - The whole change is validated before anything is written; an error names the field and the value.
   - Spec fields the module has no option for, and labels or annotations set by others, are kept.
@@ -42,9 +42,9 @@ options:
     type: str
   subsets:
     description:
-      - The subsets, either as a mapping of subset name to labels (V({v1: {version: v1}})) or as a list of
+      - "The subsets, either as a mapping of subset name to labels, such as V({v1: {version: v1}}), or as a list of
         mappings with C(name), C(labels) and optionally C(traffic_policy) (Istio's C(trafficPolicy), as in Istio's
-        YAML).
+        YAML)."
       - Subset names must be DNS-1123 labels and unique. Replaces the current subsets when set; left alone when
         omitted.
     type: raw

@@ -29,7 +29,7 @@ extends_documentation_fragment:
 options:
   weights:
     description:
-      - Subset name to integer weight (at least 0), for example V({v1: 50, v3: 50}).
+      - "Subset name to integer weight (at least 0), for example V({v1: 50, v3: 50})."
       - A single subset gets all traffic and is written without a weight, as Istio's samples do.
     type: dict
     required: true

@@ -568,6 +568,10 @@ def up(name="default"):
         build()
         crd_list = _profile_crds(profile)
         _stop(paths)  # whatever is left of a crashed or half-started run
+        # Always a fresh etcd: a CRD stored by an API server that died before
+        # marking it Established is never re-queued by the next one, and would
+        # stay unserved for good.
+        shutil.rmtree(paths.etcd_data, ignore_errors=True)
         _ports_free(profile)
         os.makedirs(paths.dir, exist_ok=True)
         _ensure_pki(paths)

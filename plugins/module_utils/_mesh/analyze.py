@@ -194,7 +194,7 @@ def _subset_findings(route, field, obj_ref, vs_ns, rules, namespace):
         if subset not in names:
             yield _finding("IST0101", ERROR, obj_ref, where + ".subset",
                            "subset %s is not defined by %s (subsets: %s): its traffic gets 503"
-                           % (subset, ", ".join(ref(r, namespace) for r in applied),
+                           % (subset, ", ".join(ref(r, namespace, "DestinationRule") for r in applied),
                               ", ".join(sorted(n for n in names if isinstance(n, str))) or "none"))
 
 
@@ -205,7 +205,10 @@ def _weight_findings(route, field, obj_ref, legacy_weights):
     if not is_list(items) or len(items) < 2:
         return
     weights = []
+    labels = []
     for index, item in enumerate(items):
+        dest = item.get("destination") if is_mapping(item) else None
+        labels.append((dest.get("subset") or dest.get("host")) if is_mapping(dest) else "#%d" % index)
         weight = item.get("weight") if is_mapping(item) else None
         if isinstance(weight, float) and weight.is_integer():
             weight = int(weight)
@@ -218,7 +221,7 @@ def _weight_findings(route, field, obj_ref, legacy_weights):
         yield _finding("ACK1004", ERROR, obj_ref, field + ".route",
                        "%d destinations but no weights (or all 0): Istio rejects the route" % len(items))
     elif total != 100:
-        shares = ", ".join("%g%%" % round(100.0 * w / total, 1) for w in weights)
+        shares = ", ".join("%s %g%%" % (label, round(100.0 * w / total, 1)) for label, w in zip(labels, weights))
         yield _finding("ACK1001", ERROR if legacy_weights else WARNING, obj_ref, field + ".route",
                        "weights sum to %d, not 100: Istio >= 1.15 splits traffic %s; earlier releases reject it"
                        % (total, shares))
@@ -413,5 +416,5 @@ def _conflict_findings(services, namespace):
         winner = ref(owners[0][2], namespace)
         for _key, index, obj in owners[1:]:
             yield _finding("IST0109", ERROR, ref(obj, namespace), "spec.hosts[%d]" % index,
-                           "host %s is also claimed by %s for the mesh; sidecars do not merge VirtualServices, "
-                           "so the older %s wins and this one is ignored" % (host, winner, winner))
+                           "host %s is also claimed by %s, which wins (oldest first, then by name): sidecars do "
+                           "not merge mesh VirtualServices, so this one is ignored" % (host, winner))

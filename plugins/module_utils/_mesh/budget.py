@@ -217,6 +217,7 @@ class _Predictor:
         self.graph = graph
         self.namespace = namespace
         self.routes = {}
+        self.served = {}
         self.warnings = []
 
     def warn(self, message):
@@ -231,8 +232,14 @@ class _Predictor:
             self.routes[service] = result
         return self.routes[service]
 
-    # A version serving a request: its calls, one after another.
+    # A version serving a request: its calls, one after another. The request is the same on every hop, so
+    # what a version answers depends on nothing else and is worked out once.
     def serve(self, service, version, depth):
+        if (service, version) not in self.served:
+            self.served[(service, version)] = self._serve(service, version, depth)
+        return self.served[(service, version)]
+
+    def _serve(self, service, version, depth):
         if depth > MAX_DEPTH:
             raise MeshError("calls nest deeper than %d: is the call graph cyclic?" % MAX_DEPTH,
                             field="graph.services.%s" % service)
@@ -329,7 +336,7 @@ class _Predictor:
         names = [subset] if subset is not None else sorted(versions)
         served = []
         for name in names:
-            served.extend((probability / len(names), reply) for probability, reply in self.serve(target, name, depth + 1))
+            served.extend((p / len(names), reply) for p, reply in self.serve(target, name, depth + 1))
         served = _merge(served)
         if route["fault"]:
             return [(p, _from_served(s, s["ms"], s["status"], "ok" if s["ok"] else "error")) for p, s in served]
@@ -547,11 +554,12 @@ def _explain_trace(trace, sentences):
         text = "%s gives up on %s after its %g s timeout (attempt %d of %d)" % (
             trace["from"], service, trace["timeout_s"], trace["attempt"], trace["attempts"])
         if trace["upstream_s"] is not None and trace["version"]:
-            text += ", although %s %s would have answered after %g s" % (service, trace["version"],
-                                                                        (fault.get("delay_s") or 0) + trace["upstream_s"])
+            answered = (fault.get("delay_s") or 0) + trace["upstream_s"]
+            text += ", although %s %s would have answered after %g s" % (service, trace["version"], answered)
         said.append(text)
     elif result == "no_route":
-        said.append("no route of VirtualService %s matches the call to %s: HTTP 404" % (trace["virtual_service"], service))
+        said.append("no route of VirtualService %s matches the call to %s: HTTP 404"
+                    % (trace["virtual_service"], service))
     elif result == "no_endpoints":
         said.append("%s has no pods for subset %s: HTTP 503" % (service, trace["subset"]))
     elif result == "route_timeout":

@@ -72,7 +72,8 @@ REQUEST_FIELDS = frozenset((
 
 _DURATION = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT_MS = {"ns": 1e-6, "us": 1e-3, u"\u00b5s": 1e-3, u"\u03bcs": 1e-3, "ms": 1, "s": 1000, "m": 60000, "h": 3600000}
+_UNIT_MS = {"ns": 1e-6, "us": 1e-3, "\u00b5s": 1e-3, "\u03bcs": 1e-3, "ms": 1, "s": 1000, "m": 60000,
+            "h": 3600000}
 _regex_cache = {}
 
 
@@ -97,9 +98,10 @@ def object_namespace(obj, namespace):
     return metadata(obj).get("namespace") or namespace
 
 
-def ref(obj, namespace):
+def ref(obj, namespace, kind="VirtualService"):
     """How findings and errors name an object: ``Kind/namespace/name``."""
-    return "%s/%s/%s" % (obj.get("kind") or "VirtualService", object_namespace(obj, namespace), metadata(obj).get("name"))
+    kind = obj.get("kind") or kind
+    return "%s/%s/%s" % (kind, object_namespace(obj, namespace), metadata(obj).get("name"))
 
 
 def objects_of_kind(objects, kind, field="virtual_services"):

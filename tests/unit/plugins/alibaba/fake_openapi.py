@@ -175,7 +175,8 @@ class FakeOpenAPI:
     def start(self, port=0):
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openapi", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openapi",
+                                        daemon=True)
         self._thread.start()
         return self
 
