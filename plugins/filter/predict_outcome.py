@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: predict_outcome
 short_description: Predict what a user sees end to end, from the routing and the services' timeouts
 version_added: 0.1.0
-author: ack.servicemesh contributors
+author: ack.servicemesh contributors (@ack-servicemesh)
 description:
   - Follows one request from the entry service down a call graph. Every hop is routed like
     P(ack.servicemesh.simulate_route#filter) does, so subsets, weights and injected faults apply; the callers'

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: simulate_route
 short_description: Predict which route of a VirtualService an HTTP request takes
 version_added: 0.1.0
-author: ack.servicemesh contributors
+author: ack.servicemesh contributors (@ack-servicemesh)
 description:
   - Picks the VirtualService that owns the request host, as a sidecar does (an exact host beats a wildcard; among
     VirtualServices claiming the same host the oldest wins), then tries its HTTP routes in order. The first route with a

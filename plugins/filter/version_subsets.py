@@ -15,7 +15,7 @@ description:
   - "Maps V([v1, v2]) to V({v1: {version: v1}, v2: {version: v2}}), the subsets form that
     M(ack.servicemesh.destination_rule) accepts, selecting each subset's pods by one label."
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 positional: label
 options:
   _input:

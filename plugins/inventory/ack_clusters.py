@@ -21,7 +21,7 @@ description:
   - The RAM identity needs the RAM action C(cs:DescribeClustersV1).
   - The inventory file name must end with C(ack_clusters.yml) or C(ack_clusters.yaml).
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - constructed
   - ack.servicemesh.alibaba_auth.inventory
@@ -85,12 +85,12 @@ compose:
   ansible_connection: "'local'"
   kubeconfig_path: "'~/.kube/' ~ cluster_id ~ '.yaml'"
 
-# ---
-# mesh.ack_clusters.yml: clusters named like 'mesh-dp-*', named by ID, credentials from the environment.
-plugin: ack.servicemesh.ack_clusters
-region: cn-shanghai
-name_regex: '^mesh-dp-'
-hostname: cluster_id
+# Another file, mesh.ack_clusters.yml: clusters named like 'mesh-dp-*', named by ID, credentials from the
+# environment:
+#   plugin: ack.servicemesh.ack_clusters
+#   region: cn-shanghai
+#   name_regex: '^mesh-dp-'
+#   hostname: cluster_id
 """
 
 import re

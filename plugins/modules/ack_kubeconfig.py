@@ -20,7 +20,7 @@ description:
   - The token, client certificate and client key in the kubeconfig are registered as C(no_log) values, so Ansible
     masks them in every output and log, including this module's own return values.
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ack.servicemesh.alibaba_auth
@@ -43,6 +43,12 @@ attributes:
     details:
       - A kubeconfig with O(temporary_duration_minutes) carries a newly issued certificate each time, so O(dest)
         changes on every run.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details:
+      - The module runs where the SDKs are installed, usually on the controller (with C(delegate_to=localhost)).
 requirements:
   - alibabacloud-cs20151215
 options:

@@ -22,7 +22,7 @@ description:
   - The token, client certificate and client key in the kubeconfig are registered as C(no_log) values, so Ansible
     masks them in every output and log, including this module's own return values.
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ack.servicemesh.alibaba_auth
@@ -42,6 +42,12 @@ attributes:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
       - This assumes that the system controlled/queried by the module has not changed in a relevant way.
     support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details:
+      - The module runs where the SDKs are installed, usually on the controller (with C(delegate_to=localhost)).
 requirements:
   - alibabacloud-servicemesh20200111
 options:

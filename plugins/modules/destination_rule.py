@@ -18,7 +18,7 @@ description:
   - The whole change is validated before anything is written; an error names the field and the value.
   - Spec fields the module has no option for, and labels or annotations set by others, are kept.
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ack.servicemesh.auth
   - ack.servicemesh.attributes

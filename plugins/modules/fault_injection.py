@@ -18,7 +18,7 @@ description:
   - With O(state=absent) the route is removed and the routing is exactly as it was before.
   - A fault that matches every user needs O(allow_unscoped_fault=true), so a typo cannot break a whole service.
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ack.servicemesh.auth
   - ack.servicemesh.attributes

@@ -22,7 +22,7 @@ description:
     or O(after) says otherwise; nothing is ever placed after the default route, where it could not be reached.
   - The route is validated with Istio's own rules before anything is written; an error names the field and value.
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ack.servicemesh.auth
   - ack.servicemesh.attributes

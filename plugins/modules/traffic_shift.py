@@ -21,7 +21,7 @@ description:
     accept relative weights, allowed with O(relative_weights=true).
   - Every subset must be defined by a DestinationRule for the host unless O(check_subsets=false).
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ack.servicemesh.auth
   - ack.servicemesh.attributes

@@ -21,7 +21,7 @@ description:
   - Fault percentages written the Istio 0.8 way (C(percent)) are written as C(percentage), because current API
     servers silently drop C(abort.percent).
 author:
-  - ack.servicemesh contributors
+  - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
   - ack.servicemesh.auth
   - ack.servicemesh.attributes

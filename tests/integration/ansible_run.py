@@ -14,8 +14,8 @@ def ansible_env(extra=None):
     env = dict(os.environ)
     env.update({
         "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "json",
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "results_json",
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
     })
@@ -58,7 +58,7 @@ class PlayResult:
 
 
 def run_playbook(playbook, extra_vars=None, check=False, diff=False, env=None, verbosity=0):
-    cmd = [os.path.join(os.path.dirname(os.path.realpath(os.sys.executable)), "ansible-playbook"), playbook]
+    cmd = [os.path.join(os.path.dirname(os.sys.executable), "ansible-playbook"), playbook]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:

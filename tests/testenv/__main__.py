@@ -1,6 +1,7 @@
 """scripts/testenv build|up|down|status|env [--profile default|v1alpha3|all]"""
 
 import argparse
+import os
 import sys
 import time
 
@@ -107,6 +108,11 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`. Exit as a shell tool killed by SIGPIPE would, after
+        # pointing stdout at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

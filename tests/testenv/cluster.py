@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Optional
 
 from . import audit, crds, versions
 from .apiclient import Client
@@ -25,7 +26,6 @@ ADMIN_USER = "testenv-admin"
 RESTRICTED_USER = "mesh-operator"
 RESTRICTED_NAMESPACE = "default"
 SERVICE_CIDR = "10.96.0.0/16"
-FIELD_MANAGER = "ack-testenv"
 
 # Generous next to the measured ~10 s, for slow CI machines.
 START_TIMEOUT = 120
@@ -42,7 +42,7 @@ class Profile:
     etcd_client_port: int
     etcd_peer_port: int
     # Emulates an old Istio that served networking.istio.io in this version only.
-    only_networking_version: str = None
+    only_networking_version: Optional[str] = None
 
     @property
     def server(self):

@@ -60,7 +60,7 @@ def describe_cluster_user_kubeconfig(settings, cluster_id, private_ip_address=Fa
     validate_temporary_duration(temporary_duration_minutes)
     client = sdk.cs_client(settings.validate())
     call = Call("DescribeClusterUserKubeconfig", "cluster %r" % cluster_id, client.endpoint)
-    request = sdk.cs_models.DescribeClusterUserKubeconfigRequest(
+    request = client.models.DescribeClusterUserKubeconfigRequest(
         private_ip_address=private_ip_address, temporary_duration_minutes=temporary_duration_minutes)
     response = (retrier or Retrier()).call(partial(
         client.sdk.describe_cluster_user_kubeconfig_with_options, cluster_id, request, {}, client.runtime()), call)
@@ -72,7 +72,7 @@ def describe_service_mesh_kubeconfig(settings, service_mesh_id, private_ip_addre
     """DescribeServiceMeshKubeconfig (RPC): the kubeconfig of an ASM instance's control plane."""
     client = sdk.asm_client(settings.validate())
     call = Call("DescribeServiceMeshKubeconfig", "service mesh %r" % service_mesh_id, client.endpoint)
-    request = sdk.asm_models.DescribeServiceMeshKubeconfigRequest(
+    request = client.models.DescribeServiceMeshKubeconfigRequest(
         service_mesh_id=service_mesh_id, private_ip_address=private_ip_address)
     response = (retrier or Retrier()).call(partial(
         client.sdk.describe_service_mesh_kubeconfig_with_options, request, client.runtime()), call)
@@ -89,7 +89,7 @@ def describe_clusters(settings, region=None, name=None, cluster_type=None, page_
     retrier = retrier or Retrier()
     clusters = []
     for number in range(1, _MAX_PAGES + 1):
-        request = sdk.cs_models.DescribeClustersV1Request(
+        request = client.models.DescribeClustersV1Request(
             region_id=region, name=name, cluster_type=cluster_type, page_size=page_size, page_number=number)
         body = retrier.call(partial(
             client.sdk.describe_clusters_v1with_options, request, {}, client.runtime()), call).body

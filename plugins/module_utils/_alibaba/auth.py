@@ -74,4 +74,3 @@ class Settings:
             raise MeshError("must be a host name with an optional port; set the scheme with protocol",
                             field="endpoint", value=self.endpoint)
         return self
-

@@ -93,11 +93,11 @@ def _build(factory, settings):
 
 
 class AlibabaClient:
-    """A product SDK client, its runtime options and the endpoint it talks to."""
+    """A product SDK client with its request models, runtime options and the endpoint it talks to."""
 
-    def __init__(self, product, sdk_client, runtime, settings):
-        self.product = product
+    def __init__(self, sdk_client, models, runtime, settings):
         self.sdk = sdk_client
+        self.models = models
         self.settings = settings
         self._runtime_class = runtime
 
@@ -112,9 +112,9 @@ class AlibabaClient:
 
 def cs_client(settings):
     """Container Service for Kubernetes (ACK), API version 2015-12-15."""
-    return AlibabaClient("cs", _build(CsClient, settings), CsRuntimeOptions, settings)
+    return AlibabaClient(_build(CsClient, settings), cs_models, CsRuntimeOptions, settings)
 
 
 def asm_client(settings):
     """Alibaba Cloud Service Mesh (ASM), API version 2020-01-11."""
-    return AlibabaClient("servicemesh", _build(AsmClient, settings), AsmRuntimeOptions, settings)
+    return AlibabaClient(_build(AsmClient, settings), asm_models, AsmRuntimeOptions, settings)

@@ -55,6 +55,7 @@ class Run:
         self.stderr = process.stderr
         self.output = process.stdout + process.stderr
         self.results_file = results_file
+        self.data = None
 
     def results(self):
         """Per-task results, in task order, as callbacks saw them."""
@@ -83,7 +84,8 @@ def playbook(tmp_path, ansible_env, fake):
         full_env = dict(ansible_env, ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="record_results",
                         RECORD_RESULTS_FILE=results_file, **(env or {}))
         command = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)] + list(args)
-        process = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+        process = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300,
+                                 cwd=str(tmp_path), check=False)
         return Run(process, results_file)
 
     return run
@@ -91,7 +93,7 @@ def playbook(tmp_path, ansible_env, fake):
 
 @pytest.fixture
 def inventory(tmp_path, ansible_env, fake):
-    """Run ansible-inventory --list on an ack_clusters source; returns (Run, parsed JSON or None)."""
+    """Run ansible-inventory --list on an ack_clusters source; the Run's ``data`` is the parsed inventory."""
 
     def run(config, file_name="test.ack_clusters.yml", env=None):
         config = dict(dict(plugin="ack.servicemesh.ack_clusters", endpoint=fake.endpoint, protocol="http"), **config)
@@ -99,9 +101,10 @@ def inventory(tmp_path, ansible_env, fake):
         path.write_text(yaml.safe_dump(config))
         command = [os.path.join(BIN, "ansible-inventory"), "-i", str(path), "--list"]
         process = subprocess.run(command, env=dict(ansible_env, **(env or {})), capture_output=True, text=True,
-                                 timeout=300, cwd=str(tmp_path))
+                                 timeout=300, cwd=str(tmp_path), check=False)
         result = Run(process)
-        return result, (_plain(json.loads(result.stdout)) if result.rc == 0 else None)
+        result.data = _plain(json.loads(result.stdout)) if result.rc == 0 else None
+        return result
 
     return run
 

@@ -24,7 +24,8 @@ def members(data, group):
 
 
 def test_every_cluster_of_the_region_over_two_pages(inventory, clusters):
-    run, data = inventory(dict(region="cn-hangzhou", page_size=2))
+    run = inventory(dict(region="cn-hangzhou", page_size=2))
+    data = run.data
 
     assert run.rc == 0, run.output
     assert hosts(data) == ["edge", "pay-prod", "shop-dev", "shop-prod"]
@@ -35,7 +36,7 @@ def test_every_cluster_of_the_region_over_two_pages(inventory, clusters):
 
 
 def test_host_variables(inventory, clusters):
-    _, data = inventory(dict(region="cn-hangzhou"))
+    data = inventory(dict(region="cn-hangzhou")).data
 
     assert data["_meta"]["hostvars"]["pay-prod"] == dict(
         cluster_id="c1prod", cluster_name="pay-prod", region="cn-hangzhou", state="running",
@@ -44,42 +45,42 @@ def test_host_variables(inventory, clusters):
 
 
 def test_tags_filter_keeps_clusters_with_all_of_them(inventory, clusters):
-    _, data = inventory(dict(region="cn-hangzhou", tags={"env": "prod", "team": "shop"}))
+    data = inventory(dict(region="cn-hangzhou", tags={"env": "prod", "team": "shop"})).data
     assert hosts(data) == ["shop-prod"]
 
 
 def test_exact_name_is_asked_of_the_api_and_checked_exactly(inventory, clusters):
-    _, data = inventory(dict(region="cn-hangzhou", name="shop-prod"))
+    data = inventory(dict(region="cn-hangzhou", name="shop-prod")).data
 
     assert hosts(data) == ["shop-prod"]
     assert clusters.calls("DescribeClustersV1")[0].query["name"] == "shop-prod"
 
 
 def test_name_regex_and_states(inventory, clusters):
-    _, data = inventory(dict(region="cn-hangzhou", name_regex="^shop-", states=["running"]))
+    data = inventory(dict(region="cn-hangzhou", name_regex="^shop-", states=["running"])).data
     assert hosts(data) == ["shop-prod"]
 
 
 def test_cluster_type_is_passed_to_the_api(inventory, clusters):
-    _, data = inventory(dict(region="cn-hangzhou", cluster_type="ExternalKubernetes"))
+    data = inventory(dict(region="cn-hangzhou", cluster_type="ExternalKubernetes")).data
 
     assert hosts(data) == ["edge"]
     assert clusters.calls("DescribeClustersV1")[0].query["cluster_type"] == "ExternalKubernetes"
 
 
 def test_hosts_named_by_cluster_id(inventory, clusters):
-    _, data = inventory(dict(region="cn-beijing", hostname="cluster_id"))
+    data = inventory(dict(region="cn-beijing", hostname="cluster_id")).data
     assert hosts(data) == ["c4bj"]
 
 
 def test_keyed_groups_and_compose(inventory, clusters):
-    _, data = inventory(dict(
+    data = inventory(dict(
         region="cn-hangzhou",
         keyed_groups=[dict(key="cluster_tags.env | default('none')", prefix="env"),
                       dict(key="kubernetes_version.split('.')[1]", prefix="k8s_1")],
         groups=dict(broken="state != 'running'"),
         compose=dict(ansible_connection="'local'", kubeconfig_path="'~/.kube/' ~ cluster_id ~ '.yaml'"),
-    ))
+    )).data
 
     assert members(data, "env_prod") == ["pay-prod", "shop-prod"]
     assert members(data, "env_none") == ["edge"]
@@ -93,7 +94,8 @@ def test_a_repeated_name_falls_back_to_the_id(inventory, fake):
     fake.add_cluster("cA", "same")
     fake.add_cluster("cB", "same")
 
-    run, data = inventory(dict(region="cn-hangzhou"))
+    run = inventory(dict(region="cn-hangzhou"))
+    data = run.data
 
     assert hosts(data) == ["cB", "same"]
     assert "ACK cluster name 'same' is used more than once; naming cluster cB by its ID" in run.stderr
@@ -103,7 +105,7 @@ def test_permission_error_fails_the_source_with_a_clear_message(inventory, clust
     clusters.fail("DescribeClustersV1", 403, "Forbidden.RAM", "User not authorized to operate on the specified "
                   "resource.")
 
-    run, _ = inventory(dict(region="cn-hangzhou"))
+    run = inventory(dict(region="cn-hangzhou"))
 
     assert run.rc != 0
     request_id = clusters.requests[0].request_id
@@ -116,7 +118,8 @@ def test_permission_error_fails_the_source_with_a_clear_message(inventory, clust
 def test_throttled_page_is_retried(inventory, clusters):
     clusters.fail("DescribeClustersV1", 400, "Throttling.User", "Request was denied due to user flow control.")
 
-    run, data = inventory(dict(region="cn-hangzhou", page_size=2))
+    run = inventory(dict(region="cn-hangzhou", page_size=2))
+    data = run.data
 
     assert run.rc == 0, run.output
     assert len(hosts(data)) == 4
@@ -124,7 +127,7 @@ def test_throttled_page_is_retried(inventory, clusters):
 
 
 def test_bad_regex_is_named(inventory, clusters):
-    run, _ = inventory(dict(region="cn-hangzhou", name_regex="(unclosed"))
+    run = inventory(dict(region="cn-hangzhou", name_regex="(unclosed"))
 
     assert run.rc != 0
     assert "name_regex: is not a valid regular expression" in run.stderr
@@ -132,7 +135,7 @@ def test_bad_regex_is_named(inventory, clusters):
 
 
 def test_other_file_names_are_not_this_plugins(inventory, clusters):
-    run, _ = inventory(dict(region="cn-hangzhou"), file_name="clusters.yml")
+    run = inventory(dict(region="cn-hangzhou"), file_name="clusters.yml")
 
     assert run.rc != 0
     assert clusters.requests == []

@@ -118,7 +118,7 @@ def test_diff_never_contains_the_content(tmp_path):
     dest = tmp_path / "config"
     dest.write_text("token: previousSecretToken\n")
 
-    _, diff = sync_file(str(dest), CONTENT, check_mode=True)
+    diff = sync_file(str(dest), CONTENT, check_mode=True)[1]
 
     text = json.dumps(diff)
     assert "previousSecretToken" not in text
