@@ -67,9 +67,12 @@ molecule: venv link
 build: venv
 	mkdir -p build && ansible-galaxy collection build --force --output-path build .
 
+# galaxy-importer pins its own ansible-core, so it gets a venv of its own.
 import: build
-	$(BIN)/pip install -q galaxy-importer
-	$(PY) -m galaxy_importer.main build/ack-servicemesh-*.tar.gz
+	test -x build/importer/bin/python || python3.11 -m venv build/importer
+	build/importer/bin/pip install -q galaxy-importer
+	cd build && PATH=$(CURDIR)/build/importer/bin:$$PATH importer/bin/python -m galaxy_importer.main \
+	  ack-servicemesh-$$(sed -n 's/^version: //p' ../galaxy.yml).tar.gz
 
 bench: venv link testenv-up
 	$(PY) benchmarks/run.py

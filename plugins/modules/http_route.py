@@ -197,41 +197,15 @@ result:
   type: dict
 """
 
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, build_retries, check_route, converge_http, find_route,
-    place_route, remove_route)
-
-PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
-
-
-def build_route(params):
-    """The route this task wants, validated before any request is made."""
-    problems = Problems()
-    route = {"name": params["name"]}
-    match = build_match(params, problems)
-    if match:
-        route["match"] = match
-    route["route"] = build_destinations(params["host"], params["destinations"], params["subset"], problems)
-    fault = params["fault"] or {}
-    built = build_fault(fault.get("delay"), fault.get("abort"), problems)
-    if built:
-        route["fault"] = built
-    if params["timeout"] is not None:
-        route["timeout"] = params["timeout"]
-    retries = build_retries(params["retries"])
-    if retries:
-        route["retries"] = retries
-    check_route(route, params["host"], problems)
-    problems.raise_if_any()
-    return route
-
+    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, converge_http, find_route, place_route,
+    remove_route)
 
 def run(mesh):
     params = mesh.params
     present = params["state"] == "present"
-    route = build_route(params) if present else None
+    route = build_http_route(params) if present else None
     name = params["virtual_service"] or params["host"].split(".")[0]
 
     def edit(http, obj):
@@ -247,37 +221,13 @@ def run(mesh):
 def main():
     mesh = MeshModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            ROUTE_ARGUMENT_SPEC,
             host=dict(type="str", required=True),
             virtual_service=dict(type="str"),
             namespace=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
             check_subsets=dict(type="bool", default=True),
-            user=dict(type="str"),
-            user_match=dict(type="str", choices=["header", "cookie"], default="header"),
-            user_header=dict(type="str", default="end-user"),
-            user_cookie=dict(type="str", default="user"),
-            headers=dict(type="dict"),
-            uri=dict(type="raw"),
-            query_params=dict(type="dict"),
-            method=dict(type="str"),
-            match=dict(type="list", elements="dict"),
-            subset=dict(type="str"),
-            destinations=dict(type="list", elements="dict", options=dict(
-                subset=dict(type="str"), weight=dict(type="int"), port=dict(type="int"), host=dict(type="str"))),
-            fault=dict(type="dict", options=dict(
-                delay=dict(type="dict", options=dict(fixed_delay=dict(type="str", required=True), **PERCENT_OPTIONS)),
-                abort=dict(type="dict", options=dict(http_status=dict(type="int"), grpc_status=dict(type="str"),
-                                                     **PERCENT_OPTIONS)),
-            )),
-            timeout=dict(type="str"),
-            retries=dict(type="dict", options=dict(
-                attempts=dict(type="int", required=True), per_try_timeout=dict(type="str"),
-                retry_on=dict(type="str"))),
-            before=dict(type="str"),
-            after=dict(type="str"),
         ),
-        mutually_exclusive=[("subset", "destinations"), ("before", "after")],
+        mutually_exclusive=ROUTE_MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
     mesh.run(run)

@@ -112,6 +112,8 @@ result:
   type: dict
 """
 
+import copy
+
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
@@ -159,7 +161,7 @@ def run(mesh):
         return merge_metadata(obj, params["labels"], params["annotations"])
 
     def checked_change(live):
-        wanted = change(live)
+        wanted = change(copy.deepcopy(live))
         if subsets is not None and wanted is not None and not same(live, wanted):
             subsets.check(wanted["spec"])
         return wanted

@@ -30,6 +30,37 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate imp
 COOKIE_REGEX = "^(.*?;)?(%s=%s)(;.*)?$"
 STRING_MATCH_KINDS = ("exact", "prefix", "regex")
 
+_PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
+FAULT_OPTIONS = dict(
+    delay=dict(type="dict", options=dict(fixed_delay=dict(type="str", required=True), **_PERCENT_OPTIONS)),
+    abort=dict(type="dict", options=dict(http_status=dict(type="int"), grpc_status=dict(type="str"),
+                                         **_PERCENT_OPTIONS)),
+)
+# One route's options, shared by http_route and mesh_routing (which takes a list of them).
+ROUTE_ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    user=dict(type="str"),
+    user_match=dict(type="str", choices=["header", "cookie"], default="header"),
+    user_header=dict(type="str", default="end-user"),
+    user_cookie=dict(type="str", default="user"),
+    headers=dict(type="dict"),
+    uri=dict(type="raw"),
+    query_params=dict(type="dict"),
+    method=dict(type="str"),
+    match=dict(type="list", elements="dict"),
+    subset=dict(type="str"),
+    destinations=dict(type="list", elements="dict", options=dict(
+        subset=dict(type="str"), weight=dict(type="int"), port=dict(type="int"), host=dict(type="str"))),
+    fault=dict(type="dict", options=FAULT_OPTIONS),
+    timeout=dict(type="str"),
+    retries=dict(type="dict", options=dict(
+        attempts=dict(type="int", required=True), per_try_timeout=dict(type="str"), retry_on=dict(type="str"))),
+    before=dict(type="str"),
+    after=dict(type="str"),
+)
+ROUTE_MUTUALLY_EXCLUSIVE = [("subset", "destinations"), ("before", "after")]
+
 
 def is_catch_all(route):
     """A route with no match, or with a match block that has no condition, takes every request."""
@@ -179,6 +210,48 @@ def check_route(route, host, problems):
         problems.items.append(problem)
 
 
+def build_http_route(params, follow_default=False):
+    """A whole route from http_route-style parameters, validated before any request is made.
+
+    With ``follow_default`` and neither subset nor destinations given, the
+    route has no destinations yet: `fill_from_default` copies the default
+    route's, so matching requests keep going where they went before.
+    """
+    problems = Problems()
+    route = {"name": params["name"]}
+    match = build_match(params, problems)
+    if match:
+        route["match"] = match
+    follows = follow_default and not params.get("subset") and params.get("destinations") is None
+    route["route"] = build_destinations(params["host"], params.get("destinations"),
+                                        params.get("subset") or ("placeholder" if follows else None), problems)
+    fault = params.get("fault") or {}
+    built = build_fault(fault.get("delay"), fault.get("abort"), problems)
+    if built:
+        route["fault"] = built
+    if params.get("timeout") is not None:
+        route["timeout"] = params["timeout"]
+    retries = build_retries(params.get("retries"))
+    if retries:
+        route["retries"] = retries
+    check_route(route, params["host"], problems)
+    problems.raise_if_any()
+    if follows:
+        route["route"] = None
+    return route
+
+
+def fill_from_default(http, route, field="subset"):
+    """Give a route that follows the default route a copy of the default route's destinations."""
+    if route.get("route") is not None:
+        return route
+    index = default_route_index(http)
+    if index is None:
+        raise MeshError("the service has no default route to copy destinations from; give the subset",
+                        field=field, value=None)
+    return dict(route, route=copy.deepcopy(http[index].get("route")))
+
+
 def place_route(http, route, before=None, after=None):
     """Insert or update the route named route['name'].
 
@@ -283,13 +356,14 @@ def converge_http(mesh, name, host, edit, check_subsets=True, create=True):
     def change(live):
         if live is None and not create:
             return None
+        before = copy.deepcopy(live)
         obj = live or new_virtual_service(resources.api_version, name, namespace, host)
         spec = obj.setdefault("spec", {})
         http = edit(list(spec.get("http") or []), obj)
         if http is None:
             return None
         spec["http"] = http
-        if subsets is not None and not same(live, obj):
+        if subsets is not None and not same(before, obj):
             subsets.check(spec)
         return obj
 

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: scenario_services
+short_description: The services argument of mesh_routing for one traffic scenario
+version_added: 0.1.0
+description:
+  - Turns a scenario description (services and subsets, default route weights, at most one user route and one
+    fault) into the O(ack.servicemesh.mesh_routing#module:services) list, with the user route and the fault
+    present on their service and absent on every other, so that scenarios can follow each other in any order.
+author:
+  - ack.servicemesh contributors (@ack-servicemesh)
+options:
+  _input:
+    description: Services, each with C(name) and C(subsets) (a list of subset names).
+    type: list
+    elements: dict
+    required: true
+  weights:
+    description: Service name to subset weights; a service not listed gets O(default_subset) only.
+    type: dict
+    default: {}
+  user_route:
+    description: C(service), C(user) and C(subset) of the one user route; empty for none.
+    type: dict
+    default: {}
+  fault:
+    description: C(service), C(user), and C(delay) and/or C(abort) of the one fault; empty for none.
+    type: dict
+    default: {}
+  default_subset:
+    description: Subset of a service's default route when O(weights) does not name the service.
+    type: str
+    default: v1
+  user_match:
+    description: V(header) (current BookInfo) or V(cookie) (Istio 0.8 and 1.0).
+    type: str
+    default: header
+  subset_label:
+    description: The pod label that selects a subset.
+    type: str
+    default: version
+  user_route_name:
+    description: Name of the user route.
+    type: str
+    default: user-override
+  fault_route_name:
+    description: Name of the fault route.
+    type: str
+    default: fault-injection
+"""
+
+EXAMPLES = r"""
+- name: fault-delay on BookInfo
+  ack.servicemesh.mesh_routing:
+    services: >-
+      {{ [{'name': 'reviews', 'subsets': ['v1', 'v2', 'v3']}, {'name': 'ratings', 'subsets': ['v1']}]
+         | ack.servicemesh.scenario_services(user_route={'service': 'reviews', 'user': 'jason', 'subset': 'v2'},
+                                             fault={'service': 'ratings', 'user': 'jason',
+                                                    'delay': {'fixed_delay': '7s'}}) }}
+"""
+
+RETURN = r"""
+_value:
+  description: The list for O(ack.servicemesh.mesh_routing#module:services).
+  type: list
+  elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+
+def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
+                      subset_label="version", user_route_name="user-override", fault_route_name="fault-injection"):
+    if not isinstance(services, list) or not all(isinstance(s, dict) and s.get("name") for s in services):
+        raise AnsibleFilterError("scenario_services: expects a list of mappings with name and subsets, got %r"
+                                 % (services,))
+    weights = weights or {}
+    user_route = user_route or {}
+    fault = fault or {}
+    result = []
+    for service in services:
+        name = service["name"]
+        routes = [{"name": user_route_name, "state": "absent"}, {"name": fault_route_name, "state": "absent"}]
+        if user_route.get("service") == name:
+            routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
+                         "subset": user_route.get("subset")}
+        if fault.get("service") == name:
+            routes[1] = {"name": fault_route_name, "user": fault.get("user"), "user_match": user_match,
+                         "fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
+        result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
+                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes})
+    return result
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"scenario_services": scenario_services}
