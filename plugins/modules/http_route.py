@@ -202,6 +202,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes impor
     ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, converge_http, find_route, place_route,
     remove_route)
 
+
 def run(mesh):
     params = mesh.params
     present = params["state"] == "present"

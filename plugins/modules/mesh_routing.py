@@ -133,6 +133,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     validate_cross_refs, validate_destination_rule)
 
+
 def _route_params(service, raw, where):
     """Check one route entry against http_route's options, with the same type conversion and defaults."""
     if not isinstance(raw, dict):

@@ -116,7 +116,6 @@ import copy
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
     merge_metadata, new_object, translate_legacy_fault)

@@ -68,7 +68,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, env=None, v
     if verbosity:
         cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
+                          universal_newlines=True, timeout=600, check=False)
     return PlayResult(proc)
 
 

@@ -79,5 +79,3 @@ def assert_conforms(cluster, namespace, scenario, legacy=False):
     live_vs, live_dr = live_state(cluster, namespace)
     assert live_dr == want_dr
     assert live_vs == want_vs
-
-

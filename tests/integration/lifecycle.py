@@ -9,19 +9,19 @@ def check_apply_reapply(cluster, namespace, module, args, kind, name):
     args = dict(args, namespace=namespace)
     conn = cluster.connection()
 
-    res, _ = run_module(module, args, check=True, diff=True, connection=conn)
+    res = run_module(module, args, check=True, diff=True, connection=conn)[0]
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is True
     assert "diff" in res and res["diff"]["after"]
     assert cluster.get(kind, namespace, name) == before, "check mode wrote to the API server"
 
-    res, _ = run_module(module, args, connection=conn)
+    res = run_module(module, args, connection=conn)[0]
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is True
     live = cluster.get(kind, namespace, name)
     assert live is not None
 
-    res, _ = run_module(module, args, connection=conn)
+    res = run_module(module, args, connection=conn)[0]
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is False, "second run reported a change: %s" % res.get("diff")
     again = cluster.get(kind, namespace, name)

@@ -26,13 +26,13 @@ def test_list_form_with_traffic_policy(cluster, namespace):
 
 def test_keeps_labels_and_fields_it_does_not_own(cluster, namespace):
     cluster.create({"kind": "DestinationRule", "metadata": {"name": "details", "namespace": namespace,
-                                                           "labels": {"team": "books"}},
+                                                            "labels": {"team": "books"}},
                     "spec": {"host": "details", "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
                              "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}}}})
-    res, _ = run_module("ack.servicemesh.destination_rule", {
+    res = run_module("ack.servicemesh.destination_rule", {
         "name": "details", "namespace": namespace, "host": "details",
         "subsets": {"v1": {"version": "v1"}, "v2": {"version": "v2"}}, "labels": {"owner": "mesh"}},
-        connection=cluster.connection())
+        connection=cluster.connection())[0]
     assert res["changed"] is True
     live = cluster.get("DestinationRule", namespace, "details")
     assert live["metadata"]["labels"] == {"team": "books", "owner": "mesh"}
@@ -45,11 +45,11 @@ def test_absent_deletes_in_check_mode_only_virtually(cluster, namespace):
     run_module("ack.servicemesh.destination_rule", {"name": "gone", "namespace": namespace, "host": "gone",
                                                     "subsets": {"v1": {"version": "v1"}}}, connection=conn)
     args = {"name": "gone", "namespace": namespace, "state": "absent"}
-    res, _ = run_module("ack.servicemesh.destination_rule", args, check=True, connection=conn)
+    res = run_module("ack.servicemesh.destination_rule", args, check=True, connection=conn)[0]
     assert res["changed"] is True
     assert cluster.get("DestinationRule", namespace, "gone") is not None
-    res, _ = run_module("ack.servicemesh.destination_rule", args, connection=conn)
+    res = run_module("ack.servicemesh.destination_rule", args, connection=conn)[0]
     assert res["changed"] is True and res["action"] == "deleted"
     assert cluster.get("DestinationRule", namespace, "gone") is None
-    res, _ = run_module("ack.servicemesh.destination_rule", args, connection=conn)
+    res = run_module("ack.servicemesh.destination_rule", args, connection=conn)[0]
     assert res["changed"] is False

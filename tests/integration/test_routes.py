@@ -10,14 +10,14 @@ MOD = "ack.servicemesh."
 
 def _bookinfo_subsets(cluster, namespace):
     for host, names in (("reviews", ["v1", "v2", "v3"]), ("ratings", ["v1"])):
-        res, _ = run_module(MOD + "destination_rule", {
+        res = run_module(MOD + "destination_rule", {
             "name": host, "namespace": namespace, "host": host,
-            "subsets": dict((n, {"version": n}) for n in names)}, connection=cluster.connection())
+            "subsets": dict((n, {"version": n}) for n in names)}, connection=cluster.connection())[0]
         assert not res.get("failed"), res.get("msg")
 
 
 def _run(cluster, module, args, **kw):
-    res, _ = run_module(MOD + module, args, connection=cluster.connection(), **kw)
+    res = run_module(MOD + module, args, connection=cluster.connection(), **kw)[0]
     return res
 
 

@@ -9,6 +9,7 @@ import yaml
 from ansible_run import ROOT, run_playbook
 from conformance import assert_conforms, expected_current
 
+
 def play(name, namespace, kubeconfig, **extra):
     extra_vars = dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=kubeconfig, **extra)
     return run_playbook(os.path.join(ROOT, "playbooks", name + ".yml"), extra_vars)

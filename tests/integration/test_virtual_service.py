@@ -25,9 +25,9 @@ def test_legacy_abort_percent_is_written_as_percentage(cluster, namespace):
              "fault": {"abort": {"percent": 100, "httpStatus": 500}},
              "route": [{"destination": {"host": "ratings", "subset": "v1"}}]},
             {"route": [{"destination": {"host": "ratings", "subset": "v1"}}]}]
-    res, _ = run_module("ack.servicemesh.virtual_service", {"name": "ratings", "namespace": namespace,
-                                                           "hosts": ["ratings"], "http": http},
-                        connection=cluster.connection())
+    res = run_module("ack.servicemesh.virtual_service", {"name": "ratings", "namespace": namespace,
+                                                         "hosts": ["ratings"], "http": http},
+                     connection=cluster.connection())[0]
     assert res["changed"] is True
     abort = cluster.get("VirtualService", namespace, "ratings")["spec"]["http"][0]["fault"]["abort"]
     assert abort == {"httpStatus": 500, "percentage": {"value": 100}}
@@ -35,10 +35,10 @@ def test_legacy_abort_percent_is_written_as_percentage(cluster, namespace):
 
 def test_unknown_subset_is_refused_and_nothing_written(cluster, namespace):
     _subsets(cluster, namespace, "reviews", ["v1"])
-    res, _ = run_module("ack.servicemesh.virtual_service", {
+    res = run_module("ack.servicemesh.virtual_service", {
         "name": "reviews", "namespace": namespace, "hosts": ["reviews"],
         "http": [{"route": [{"destination": {"host": "reviews", "subset": "v9"}}]}]},
-        connection=cluster.connection())
+        connection=cluster.connection())[0]
     assert res.get("failed")
     assert "v9" in res["msg"] and "subset" in res["msg"]
     assert cluster.get("VirtualService", namespace, "reviews") is None

@@ -178,7 +178,7 @@ def _build_one(go, name):
     _say("building %s from %s (several minutes the first time)" % (name, versions.BINARIES[name]))
     started = time.monotonic()
     proc = subprocess.run(
-        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, versions.BINARIES[name]], cwd=HERE
+        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, versions.BINARIES[name]], cwd=HERE, check=False
     )
     if proc.returncode != 0:
         with contextlib.suppress(FileNotFoundError):
@@ -550,7 +550,7 @@ def _healthy(profile, paths):
         return False
     client = _admin_client(profile, paths)
     try:
-        status, _ = client.request("GET", "/readyz")
+        status = client.request("GET", "/readyz")[0]
     except OSError:
         return False
     finally:

@@ -34,7 +34,7 @@ def fetch(cache_root, go):
     with tempfile.TemporaryDirectory() as scratch:
         proc = subprocess.run(
             [go, "mod", "download", "-json", module],
-            cwd=scratch, env=env, capture_output=True, text=True,
+            cwd=scratch, env=env, capture_output=True, text=True, check=False,
         )
     try:
         info = json.loads(proc.stdout)

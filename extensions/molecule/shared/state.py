@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Molecule helper: create a namespace, or check a scenario's objects in the API server.
 
     state.py namespace KUBECONFIG NAME

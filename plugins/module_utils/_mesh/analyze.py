@@ -81,18 +81,27 @@ def _finding(code, severity, obj_ref, field, message):
 def apply_proposed(existing, proposed, namespace="default"):
     """The cluster's objects with a change applied: same kind+namespace+name replaces, anything else is added.
 
-    Neither list is modified. The API version is ignored: v1alpha3 and v1 name the same stored object.
+    Neither list is modified. The API version is ignored: v1alpha3 and v1 name the same stored object. A
+    replacement keeps the replaced object's creationTimestamp, as the API server does on update.
     """
     result = _named_objects(existing, "existing")
     for obj in _named_objects(proposed, "proposed"):
         key = _identity(obj, namespace)
         for index, current in enumerate(result):
             if _identity(current, namespace) == key:
-                result[index] = obj
+                result[index] = _keep_creation(current, obj)
                 break
         else:
             result.append(obj)
     return result
+
+
+def _keep_creation(current, obj):
+    """An update keeps the stored creationTimestamp, and with it the object's rank among conflicting ones."""
+    stamp = metadata(current).get("creationTimestamp")
+    if stamp is None or metadata(obj).get("creationTimestamp") is not None:
+        return obj
+    return dict(obj, metadata=dict(metadata(obj), creationTimestamp=stamp))
 
 
 def _named_objects(objects, field):

@@ -37,7 +37,7 @@ def api_error(response, what=None):
         causes = (status.get("details") or {}).get("causes") or []
         details = "; ".join("%s: %s" % (c.get("field"), c.get("message")) for c in causes if c.get("field"))
         text = "%sthe API server rejected the object (%s): %s" % (prefix, reason or response.status,
-                                                                 details or message)
+                                                                  details or message)
     else:
         text = "%s%s (HTTP %s%s)" % (prefix, message, response.status, ", %s" % reason if reason else "")
     return MeshError(text, status=response.status, reason=reason)
@@ -68,8 +68,9 @@ def discover(client, pinned=None):
 class Resources:
     """find/create/replace/delete for one Istio kind at one API version."""
 
-    def __init__(self, client, api_version, kind):
+    def __init__(self, client, api_version, kind, pinned=False):
         self.client = client
+        self.pinned = pinned
         self.version = api_version
         self.kind = kind
         self.plural = PLURALS[kind]
@@ -90,6 +91,9 @@ class Resources:
             return response.json()
         details = response.json().get("details") or {}
         if response.status == 404 and not details.get("name"):
+            if self.pinned:
+                # Raises the api_version error, naming what the cluster does serve, when the pin is the cause.
+                discover(self.client, self.version)
             raise MeshError("%s %s: the API server does not serve %s (are Istio's CRDs installed?)"
                             % (action, self.describe(namespace, name), self.api_version),
                             status=404, reason="IstioNotInstalled")

@@ -67,11 +67,15 @@ class MeshModule:
     @property
     def api_version(self):
         if self._version is None:
-            self._version, self.served_versions = discover(self.client, self.params.get("api_version"))
+            if self.params.get("api_version"):
+                # A pinned version saves the discovery request; Resources checks it on the first 404.
+                self._version = self.params["api_version"]
+            else:
+                self._version, self.served_versions = discover(self.client)
         return self._version
 
     def resources(self, kind):
-        return Resources(self.client, self.api_version, kind)
+        return Resources(self.client, self.api_version, kind, pinned=bool(self.params.get("api_version")))
 
     def namespace(self):
         return self.params.get("namespace") or self.client.settings.namespace or "default"

@@ -191,7 +191,7 @@ def creation_key(obj, namespace):
         moment = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None) if stamp.tzinfo else stamp
     else:
         try:
-            moment = datetime.datetime.strptime(str(stamp).rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S")
+            moment = datetime.datetime.strptime(str(stamp).rstrip("Z").split(".", maxsplit=1)[0], "%Y-%m-%dT%H:%M:%S")
         except ValueError:
             raise MeshError("must be an RFC 3339 time such as 2024-01-31T12:00:00Z",
                             field="%s metadata.creationTimestamp" % ref(obj, namespace), value=stamp)

@@ -94,7 +94,7 @@ def test_audit_read_returns_complete_lines_and_the_offset_to_continue_from(tmp_p
     assert offset == len(first)
 
     log.write_text(first + json.dumps(_event("patch", "b")) + "\n")
-    events, _ = audit.read(str(log), offset)
+    events = audit.read(str(log), offset)[0]
     assert [(e["verb"], e["resource"], e["namespace"]) for e in events] == [("patch", "virtualservices", "default")]
 
 
@@ -111,8 +111,8 @@ def test_audit_read_of_a_missing_log_is_empty(tmp_path):
 
 def test_certificates_chain_to_the_ca_and_name_the_users():
     ca_key, ca = pki.make_ca("test CA")
-    _, server = pki.issue(ca_key, ca, "kube-apiserver", dns_names=("localhost",), ip_addresses=("127.0.0.1",))
-    _, admin = pki.issue(ca_key, ca, "testenv-admin", organizations=("system:masters",))
+    server_key, server = pki.issue(ca_key, ca, "kube-apiserver", dns_names=("localhost",), ip_addresses=("127.0.0.1",))
+    admin_key, admin = pki.issue(ca_key, ca, "testenv-admin", organizations=("system:masters",))
 
     server.verify_directly_issued_by(ca)
     admin.verify_directly_issued_by(ca)

@@ -101,7 +101,7 @@ def test_current_abort_sample_fires_for_jason():
 def test_fifty_fifty_split_shares():
     result = simulate(samples("current/virtual-service-reviews-50-v3.yaml"), {"host": "reviews"})
     assert [(d["subset"], d["weight"], d["share"]) for d in result["destinations"]] == [("v1", 50, 0.5),
-                                                                                       ("v3", 50, 0.5)]
+                                                                                        ("v3", 50, 0.5)]
 
 
 def test_multi_document_file_with_destination_rules_and_empty_documents():
@@ -218,7 +218,7 @@ def test_uri_match_kinds_and_ignore_case():
 
 def test_route_timeout_retries_and_fault_with_timeout_warning():
     http = [{"route": [to("v1")], "timeout": "1.5s", "retries": {"attempts": 3, "perTryTimeout": "500ms",
-                                                                  "retryOn": "5xx"}}]
+                                                                 "retryOn": "5xx"}}]
     result = simulate([vs(http=http)], {"host": "reviews"})
     assert result["timeout_ms"] == 1500
     assert result["retries"] == {"attempts": 3, "per_try_timeout_ms": 500, "retry_on": "5xx", "default": False}
@@ -309,8 +309,8 @@ def test_weighted_draws_follow_the_weights(weights, seed):
 
 def test_sample_uses_the_rng_it_is_given():
     result = simulate(samples("current/virtual-service-reviews-50-v3.yaml"), {"host": "reviews"})
-    first = [sample(result, random.Random(7))["subset"] for _ in range(5)]
-    again = [sample(result, random.Random(7))["subset"] for _ in range(5)]
+    first = [sample(result, random.Random(7))["subset"] for _draw in range(5)]
+    again = [sample(result, random.Random(7))["subset"] for _draw in range(5)]
     assert first == again
     assert set(sample(result, random.Random(i))["subset"] for i in range(50)) == {"v1", "v3"}
 

@@ -931,12 +931,10 @@ def positions(value, path=()):
     yield path
     if isinstance(value, dict):
         for key, item in value.items():
-            for found in positions(item, path + (key,)):
-                yield found
+            yield from positions(item, path + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            for found in positions(item, path + (index,)):
-                yield found
+            yield from positions(item, path + (index,))
 
 
 def replaced(value, path, replacement):
