@@ -97,7 +97,7 @@ def main():
             print("    " + line)
         vs = [obj for key, obj in after.items() if key.startswith("VirtualService/")]
         for user in ("jason", None):
-            predictions.append((name, user or "anonymous", budget.predict(vs, user=user)))
+            predictions.append((name, user or "anonymous", budget.predict(vs, user=user, namespace=NAMESPACE)))
         before = after
     print("\n=== Predicted outcome at productpage (timeout budget analysis)")
     print("  %-12s %-10s %-44s %s" % ("scenario", "user", "outcome", "latency"))
@@ -108,7 +108,11 @@ def main():
 def describe(prediction):
     """One table cell for the outcome and one for the latency."""
     if prediction["deterministic"]:
-        return ("%s, stars: %s" % (prediction["outcome"], prediction["stars"]), "%.1f s" % prediction["latency_s"])
+        if prediction["outcome"] == "ok":
+            seen = "page ok, %s stars" % prediction["stars"]
+        else:
+            seen = prediction["outcome"].replace("_", " ")
+        return (seen, "%.1f s" % prediction["latency_s"])
     shares = ", ".join("%g %% %s stars" % (share * 100, stars)
                        for stars, share in sorted(prediction["stars_distribution"].items()))
     return (shares, "up to %.1f s" % prediction["latency_s"])
