@@ -1,0 +1,189 @@
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ack.servicemesh.plugins.filter.scenario_objects import FilterModule
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import analyze
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import canonical_vs_spec, normalize
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo", "current")
+
+scenario_objects = FilterModule().filters()["scenario_objects"]
+
+with open(os.path.join(REPO, "roles", "servicemesh", "defaults", "main.yml")) as _handle:
+    DEFAULTS = yaml.safe_load(_handle)
+SERVICES = DEFAULTS["servicemesh_services"]
+
+JASON_V2 = {"service": "reviews", "user": "jason", "subset": "v2"}
+# The variables each scenario role hands the servicemesh role, with the scenario roles' defaults.
+SCENARIOS = {
+    "all-v1": {},
+    "user-v2": {"user_route": JASON_V2},
+    "fault-delay": {"user_route": JASON_V2, "fault": {"service": "ratings", "user": "jason",
+                                                     "delay": {"fixed_delay": "7s", "percentage": 100}}},
+    "fault-abort": {"user_route": JASON_V2, "fault": {"service": "ratings", "user": "jason",
+                                                     "abort": {"http_status": 500, "percentage": 100}}},
+    "shift-50-v3": {"weights": {"reviews": {"v1": 50, "v3": 50}}},
+}
+# The Istio samples each scenario must equal, on top of virtual-service-all-v1.yaml.
+SAMPLE_FILES = {
+    "all-v1": [],
+    "user-v2": ["virtual-service-reviews-test-v2.yaml"],
+    "fault-delay": ["virtual-service-reviews-test-v2.yaml", "virtual-service-ratings-test-delay.yaml"],
+    "fault-abort": ["virtual-service-reviews-test-v2.yaml", "virtual-service-ratings-test-abort.yaml"],
+    "shift-50-v3": ["virtual-service-reviews-50-v3.yaml"],
+}
+
+
+def sample_specs(kind, names):
+    specs = {}
+    for name in names:
+        path = os.path.join(SAMPLES, name)
+        if not os.path.exists(path):
+            pytest.skip("BookInfo samples not found at %s" % SAMPLES)
+        with open(path) as handle:
+            specs.update((d["metadata"]["name"], d["spec"]) for d in yaml.safe_load_all(handle) if d and d["kind"] == kind)
+    return specs
+
+
+def by_name(objects, kind):
+    return dict((o["metadata"]["name"], o) for o in objects if o["kind"] == kind)
+
+
+def reviews_routes(objects):
+    return by_name(objects, "VirtualService")["reviews"]["spec"]["http"]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_each_scenario_equals_istios_sample(scenario):
+    objects = scenario_objects(SERVICES, **SCENARIOS[scenario])
+    want_vs = sample_specs("VirtualService", ["virtual-service-all-v1.yaml"] + SAMPLE_FILES[scenario])
+    want_dr = sample_specs("DestinationRule", ["destination-rule-all.yaml"])
+    assert dict((n, canonical_vs_spec(o["spec"])) for n, o in by_name(objects, "VirtualService").items()) == dict(
+        (n, canonical_vs_spec(s)) for n, s in want_vs.items())
+    assert dict((n, normalize(o["spec"])) for n, o in by_name(objects, "DestinationRule").items()) == dict(
+        (n, normalize(s)) for n, s in want_dr.items())
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_each_scenario_has_no_findings(scenario):
+    objects = scenario_objects(SERVICES, namespace="bookinfo", **SCENARIOS[scenario])
+    assert analyze(objects, objects, "bookinfo") == []
+
+
+def test_objects_are_named_and_placed_in_the_namespace():
+    objects = scenario_objects(SERVICES, namespace="bookinfo")
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == (
+        [("DestinationRule", s["name"]) for s in SERVICES] + [("VirtualService", s["name"]) for s in SERVICES])
+    assert set(o["metadata"]["namespace"] for o in objects) == {"bookinfo"}
+    assert set(o["apiVersion"] for o in objects) == {"networking.istio.io/v1"}
+
+
+def test_routes_are_ordered_and_named_as_the_role_places_them():
+    objects = scenario_objects(SERVICES, user_route=dict(JASON_V2, service="ratings", subset="v2"),
+                               fault={"service": "ratings", "user": "jason", "abort": {"http_status": 503}},
+                               user_route_name="mine", fault_route_name="boom")
+    ratings = by_name(objects, "VirtualService")["ratings"]["spec"]["http"]
+    assert [r["name"] for r in ratings] == ["mine", "boom", "default"]
+    # The fault route keeps the user where the default route sends everybody.
+    assert ratings[1]["route"] == ratings[2]["route"] == [{"destination": {"host": "ratings", "subset": "v1"}}]
+    assert ratings[1]["fault"] == {"abort": {"httpStatus": 503, "percentage": {"value": 100}}}
+
+
+def test_the_user_route_shadowing_the_fault_is_reported_by_the_analysis():
+    objects = scenario_objects(SERVICES, user_route=dict(JASON_V2, service="ratings", subset="v1"),
+                               fault={"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}})
+    findings = analyze(objects, objects)
+    assert [(f["code"], f["object"], f["field"]) for f in findings] == [
+        ("IST0131", "VirtualService/default/ratings", "spec.http[1].match[0]")]
+
+
+def test_cookie_match_is_istio_08s_regex():
+    objects = scenario_objects(SERVICES, user_route=JASON_V2, user_match="cookie")
+    assert reviews_routes(objects)[0]["match"] == [{"headers": {"cookie": {"regex": "^(.*?;)?(user=jason)(;.*)?$"}}}]
+    assert simulate(objects, {"host": "reviews", "cookies": {"session": "x", "user": "jason"}})["route_name"] == (
+        "user-override")
+
+
+def test_weights_and_default_subset():
+    objects = scenario_objects(SERVICES, weights={"reviews": {"v1": 20, "v3": "80"}}, default_subset="v2")
+    routes = reviews_routes(objects)
+    assert routes == [{"name": "default", "route": [
+        {"destination": {"host": "reviews", "subset": "v1"}, "weight": 20},
+        {"destination": {"host": "reviews", "subset": "v3"}, "weight": 80}]}]
+    details = by_name(objects, "VirtualService")["details"]["spec"]["http"]
+    assert details[0]["route"] == [{"destination": {"host": "details", "subset": "v2"}}]
+
+
+def test_subset_label_selects_the_pods():
+    objects = scenario_objects([{"name": "cart", "subsets": ["blue", "green"]}], subset_label="track")
+    assert by_name(objects, "DestinationRule")["cart"]["spec"] == {"host": "cart", "subsets": [
+        {"name": "blue", "labels": {"track": "blue"}}, {"name": "green", "labels": {"track": "green"}}]}
+
+
+def test_templated_strings_are_converted_like_the_module_arguments():
+    fault = {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "2s", "percentage": "50"},
+             "abort": {"http_status": "500", "percentage": 10.0}}
+    ratings = by_name(scenario_objects(SERVICES, fault=fault), "VirtualService")["ratings"]["spec"]["http"][0]
+    assert ratings["fault"] == {"delay": {"fixedDelay": "2s", "percentage": {"value": 50.0}},
+                                "abort": {"httpStatus": 500, "percentage": {"value": 10.0}}}
+
+
+@pytest.mark.parametrize("delay,latency,outcome", [("7s", 6.0, "reviews_unavailable"), ("2s", 2.0, "ok")])
+def test_fault_delay_predictions_match_the_article(delay, latency, outcome):
+    fault = {"service": "ratings", "user": "jason", "delay": {"fixed_delay": delay, "percentage": 100}}
+    objects = scenario_objects(SERVICES, user_route=JASON_V2, fault=fault)
+    jason = predict(objects, user="jason")
+    assert (jason["outcome"], jason["latency_s"]) == (outcome, latency)
+    anonymous = predict(objects)
+    assert (anonymous["outcome"], anonymous["latency_s"], anonymous["stars"]) == ("ok", 0.0, "none")
+
+
+def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
+    fault = {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "3s"}}
+    objects = scenario_objects(SERVICES, user_route=dict(JASON_V2, subset="v3"), fault=fault)
+    jason = predict(objects, user="jason")
+    assert (jason["outcome"], jason["latency_s"]) == ("ratings_unavailable", 2.5)
+
+
+@pytest.mark.parametrize("kwargs,expected", [
+    ({"weights": {"reviews": {"v1": 50, "v3": 40}}}, "weights.reviews: must sum to 100"),
+    ({"weights": {"reviews": {"v1": -1, "v3": 101}}}, "weights.reviews.v1: must be an integer >= 0 (got -1)"),
+    ({"weights": {"nope": {"v1": 100}}}, "weights.nope: is not one of the services"),
+    ({"user_route": {"service": "revues", "user": "jason", "subset": "v2"}}, "user_route.service: is not one"),
+    ({"user_route": {"service": "reviews", "subset": "v2"}}, "user_route.user: is required"),
+    ({"fault": {"service": "ratings", "user": "jason"}}, "fault: give delay and/or abort"),
+    ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "fault.user: a fault without a user"),
+    ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7 s"}}},
+     "fault: http[fault-injection].fault.delay.fixedDelay: must be a duration"),
+    ({"fault": {"service": "ratings", "user": "jason", "delay": {"percentage": 100}}},
+     "fault.delay.fixed_delay: is required"),
+    ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s", "percentage": "all"}}},
+     "fault.delay.percentage: must be a number (got 'all')"),
+    ({"fault": {"service": "ratings", "user": "jason", "abort": {"http_status": 500, "percent": 12.5}}},
+     "fault.abort.percent: must be an integer (got 12.5)"),
+    ({"fault": {"service": "ratings", "user": "jason", "abort": {"status": 500}}}, "fault.abort.status: unknown key"),
+    ({"user_match": "query"}, "user_match: must be header or cookie"),
+])
+def test_bad_variables_are_reported_with_their_path(kwargs, expected):
+    with pytest.raises(AnsibleFilterError) as caught:
+        scenario_objects(SERVICES, **kwargs)
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("services,expected", [
+    ([], "services: must be a non-empty list"),
+    ([{"subsets": ["v1"]}], "services[0]: must be a mapping with name and subsets"),
+    ([{"name": "a", "subsets": ["v1"]}, {"name": "a", "subsets": ["v1"]}], "services[1].name: is listed twice"),
+    ([{"name": "a", "subsets": "v1"}], "services[a].subsets: must be a list"),
+    ([{"name": "a", "subsets": ["V_1"]}], "DestinationRule a: spec.subsets[0].name"),
+])
+def test_bad_services_are_reported_with_their_path(services, expected):
+    with pytest.raises(AnsibleFilterError) as caught:
+        scenario_objects(services)
+    assert expected in str(caught.value)
