@@ -33,7 +33,7 @@ def _requirement_lines(text):
 
 def _run(argv, cwd):
     proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert proc.returncode == 0, "%s failed (rc=%d):\n%s" % (" ".join(argv), proc.returncode, proc.stdout[-4000:])
     return proc.stdout
 

@@ -25,9 +25,9 @@ SCENARIOS = {
     "all-v1": {},
     "user-v2": {"user_route": JASON_V2},
     "fault-delay": {"user_route": JASON_V2, "fault": {"service": "ratings", "user": "jason",
-                                                     "delay": {"fixed_delay": "7s", "percentage": 100}}},
+                                                      "delay": {"fixed_delay": "7s", "percentage": 100}}},
     "fault-abort": {"user_route": JASON_V2, "fault": {"service": "ratings", "user": "jason",
-                                                     "abort": {"http_status": 500, "percentage": 100}}},
+                                                      "abort": {"http_status": 500, "percentage": 100}}},
     "shift-50-v3": {"weights": {"reviews": {"v1": 50, "v3": 50}}},
 }
 # The Istio samples each scenario must equal, on top of virtual-service-all-v1.yaml.
@@ -45,9 +45,10 @@ def sample_specs(kind, names):
     for name in names:
         path = os.path.join(SAMPLES, name)
         if not os.path.exists(path):
-            pytest.skip("BookInfo samples not found at %s" % SAMPLES)
+            pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
         with open(path) as handle:
-            specs.update((d["metadata"]["name"], d["spec"]) for d in yaml.safe_load_all(handle) if d and d["kind"] == kind)
+            specs.update((d["metadata"]["name"], d["spec"])
+                         for d in yaml.safe_load_all(handle) if d and d["kind"] == kind)
     return specs
 
 

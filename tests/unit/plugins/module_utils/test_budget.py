@@ -52,7 +52,7 @@ def scenario(version, name):
     for filename in SCENARIOS[version][name]:
         path = os.path.join(SAMPLES, version, filename)
         if not os.path.exists(path):
-            pytest.skip("BookInfo samples not found at %s" % SAMPLES)
+            pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
         with open(path) as handle:
             objects = apply_proposed(objects, [doc for doc in yaml.safe_load_all(handle) if doc])
     return objects

@@ -22,7 +22,7 @@ SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo")
 def samples(name):
     path = os.path.join(SAMPLES, name)
     if not os.path.exists(path):
-        pytest.skip("BookInfo samples not found at %s" % SAMPLES)
+        pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
     with open(path) as handle:
         return [doc for doc in yaml.safe_load_all(handle) if doc]
 
