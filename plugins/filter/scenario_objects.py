@@ -13,15 +13,16 @@ short_description: The DestinationRules and VirtualServices a BookInfo scenario 
 version_added: 0.1.0
 description:
   - Builds, without reading the cluster, the Istio objects that the P(ack.servicemesh.servicemesh#role) role
-    converges to from its variables, so that M(ack.servicemesh.mesh_analyze), M(ack.servicemesh.route_simulate)
-    and P(ack.servicemesh.predict_outcome#filter) can check a scenario before it is applied.
+    writes into an empty namespace from the same variables (with M(ack.servicemesh.mesh_routing)), so that
+    M(ack.servicemesh.mesh_analyze), M(ack.servicemesh.route_simulate) and P(ack.servicemesh.predict_outcome#filter)
+    can check a scenario before it is applied.
   - One DestinationRule per service, with one subset per name selected by the O(subset_label) label.
-  - One VirtualService per service, with its routes in the order the role's modules place them in an empty
+  - One VirtualService per service, with its routes in the order the role places them in an empty
     VirtualService - the user route O(user_route_name), then the fault route O(fault_route_name), then the
     default route C(default) with the weights. The fault route sends traffic where the default route does.
-  - Input is checked the way the role's modules check it (weights sum to 100, durations, percentages, subset
-    names), and a user route or fault for a service that is not in the list is an error, because the role would
-    silently do nothing.
+  - Input is checked the way the role checks it (weights sum to 100, durations, percentages, subset names), and
+    weights, a user route or a fault for a service that is not in the list is an error, because the role would
+    silently do nothing with it.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
 options:
@@ -51,8 +52,8 @@ options:
   fault:
     description:
       - The fault - C(service), C(user), and C(delay) (C(fixed_delay), C(percentage) or C(percent)) and/or
-        C(abort) (C(http_status) or C(grpc_status), C(percentage) or C(percent)), as M(ack.servicemesh.fault_injection)
-        takes them. Empty for none.
+        C(abort) (C(http_status) or C(grpc_status), C(percentage) or C(percent)), as the C(fault) of a
+        M(ack.servicemesh.mesh_routing) route takes them. Empty for none.
     type: dict
   user_match:
     description: How routes recognise the user - the C(end-user) header, or the Istio 0.8 C(user) cookie regex.
@@ -112,7 +113,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_destination_rule
 
 API_VERSION = "networking.istio.io/v1"
-# The option types of ack.servicemesh.fault_injection's delay and abort, which the role passes these values to.
+# The option types of a route's fault.delay and fault.abort, which the role's module converts these values to.
 FAULT_OPTIONS = {
     "delay": {"fixed_delay": str, "percentage": float, "percent": int},
     "abort": {"http_status": int, "grpc_status": str, "percentage": float, "percent": int},
@@ -230,9 +231,7 @@ def _fault_route(host, fault, user_match, route_name, destinations):
 
 def _virtual_service(name, namespace, weights, default_subset, user_route, fault, user_match, user_route_name,
                      fault_route_name):
-    service_weights = weights.get(name)
-    if service_weights is None:
-        service_weights = {default_subset: 100}
+    service_weights = weights.get(name) or {default_subset: 100}
     try:
         default = {"name": "default", "route": weighted_destinations(name, service_weights)}
     except MeshError as err:
@@ -240,7 +239,7 @@ def _virtual_service(name, namespace, weights, default_subset, user_route, fault
         raise MeshError(problems=[Problem("weights.%s%s" % (name, p.field[len("weights"):]), p.message, p.value)
                                   for p in err.problems])
     http = [default]
-    # The role's modules place each new route just above the default route, in the order the role runs them.
+    # Each new route goes just above the default route, in the order the role lists them: user route, then fault.
     if user_route.get("service") == name:
         http = place_route(http, _user_route(name, user_route, user_match, user_route_name))[0]
     if fault.get("service") == name:

@@ -16,7 +16,12 @@ description:
   - Adds a named route above the service's default route that matches one user and injects a fixed delay, an
     abort (HTTP or gRPC status), or both. Matching requests keep going where the default route sends them.
   - With O(state=absent) the route is removed and the routing is exactly as it was before.
-  - A fault that matches every user needs O(allow_unscoped_fault=true), so a typo cannot break a whole service.
+  - 'Guardrails: a fault that matches every user, or that hits more than O(percentage_threshold) percent of the
+    requests it matches, needs O(allow_unscoped_fault=true), so a typo cannot break a whole service.'
+  - With O(expires_in) or O(expires_at) the VirtualService carries the annotation
+    C(servicemesh.ack.io/fault-expires.<name>) with the time the fault ends (RFC 3339, UTC);
+    M(ack.servicemesh.fault_expiry) (the role C(ack.servicemesh.expire_faults), on a schedule) removes the fault
+    once that time has passed, even when the job that injected it never came back.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
@@ -72,9 +77,31 @@ options:
         user's routing does not change; required when the service has no default route yet.
     type: str
   allow_unscoped_fault:
-    description: Allow a fault without O(user), which hits every request to the service.
+    description:
+      - Consent to a fault with a large blast radius. Required for a fault without O(user), which hits every
+        request to the service, and for a fault whose delay or abort percentage is above O(percentage_threshold).
     type: bool
     default: false
+  percentage_threshold:
+    description:
+      - A fault that delays or aborts more than this percentage of the requests it matches needs
+        O(allow_unscoped_fault=true), even when it matches one user.
+      - The default, V(100), only guards faults without a user. Lower it, for example with C(module_defaults)
+        for C(ack.servicemesh.fault_injection), to require the same consent for large faults on one user.
+    type: float
+    default: 100
+  expires_in:
+    description:
+      - How long the fault may stay, as a duration such as V(30m), V(2h) or V(1h30m), or a number of seconds.
+      - The expiry is set when the fault is injected or changed. Re-running the same fault before it expires keeps
+        the expiry already set, so the task stays idempotent; use O(expires_at) to move it.
+      - Mutually exclusive with O(expires_at). Without either, any expiry of this route is removed.
+    type: str
+  expires_at:
+    description:
+      - When the fault must stop, as an RFC 3339 time such as V(2026-08-01T18:00:00Z) (offsets are converted to
+        UTC). Must be in the future.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -91,6 +118,15 @@ EXAMPLES = r"""
     user: jason
     abort:
       http_status: 500
+
+- name: Abort 10% of every request to ratings for 30 minutes (a game day)
+  ack.servicemesh.fault_injection:
+    host: ratings
+    abort:
+      http_status: 503
+      percentage: 10
+    allow_unscoped_fault: true
+    expires_in: 30m
 
 - name: Stop the experiment
   ack.servicemesh.fault_injection:
@@ -114,17 +150,40 @@ result:
   description: The VirtualService as the API server holds it afterwards (in check mode, as it would hold it).
   returned: always
   type: dict
+expires_at:
+  description: When the fault ends (RFC 3339, UTC); null when it has no expiry or is absent.
+  returned: always
+  type: str
+  sample: "2026-08-01T18:00:00Z"
 """
 
 import copy
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import (
+    annotation_key, expiry_from_params, format_time, parse_time, utcnow)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, check_route, converge_http, default_route_index, place_route,
-    remove_route)
+    build_destinations, build_fault, build_match, check_route, converge_http, default_route_index, find_route,
+    place_route, remove_route)
 
 PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
+
+
+def check_guardrails(params, fault, problems):
+    """A fault that can hit everybody, or most of what it matches, needs explicit consent."""
+    if params.get("allow_unscoped_fault"):
+        return
+    if not params.get("user"):
+        problems.add("user", "a fault without a user hits every request to %s; set allow_unscoped_fault=true "
+                     "if that is really meant" % params["host"], params.get("user"))
+    threshold = params.get("percentage_threshold")
+    threshold = 100 if threshold is None else threshold
+    for kind in ("delay", "abort"):
+        value = ((fault or {}).get(kind) or {}).get("percentage", {}).get("value")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > threshold:
+            problems.add("%s.percentage" % kind, "is above percentage_threshold (%s); set allow_unscoped_fault=true "
+                         "if a fault this large is really meant" % threshold, value)
 
 
 def build_fault_route(params):
@@ -132,25 +191,71 @@ def build_fault_route(params):
     problems = Problems()
     if not params["delay"] and not params["abort"]:
         problems.add("delay", "give delay and/or abort", None)
-    if not params["user"] and not params["allow_unscoped_fault"]:
-        problems.add("user", "a fault without a user hits every request to %s; set allow_unscoped_fault=true "
-                     "if that is really meant" % params["host"], params["user"])
+    threshold = params.get("percentage_threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or not 0 <= threshold <= 100):
+        problems.add("percentage_threshold", "must be a number from 0 to 100", threshold)
+        threshold = None
     match = build_match(params, problems) or [{"uri": {"prefix": "/"}}]
     route = {"name": params["name"], "match": match, "fault": build_fault(params["delay"], params["abort"], problems)}
+    check_guardrails(dict(params, percentage_threshold=threshold), route["fault"], problems)
     probe = dict(route, route=build_destinations(params["host"], None, params["subset"] or "placeholder"))
     check_route(probe, params["host"], problems)
     problems.raise_if_any()
     return route
 
 
+def expiry_key(params, expires):
+    """The annotation of this route's expiry; a name that cannot be part of a key fails only when one is wanted."""
+    key = annotation_key(params["name"])
+    if key is None and expires is not None:
+        raise MeshError("cannot carry an expiry: the annotation key servicemesh.ack.io/fault-expires.<name> allows at "
+                        "most 49 characters here, letters, digits, '-', '_' and '.', alphanumeric at both ends",
+                        field="name", value=params["name"])
+    return key
+
+
+def set_expiry(annotations, key, expires, keep_current, now):
+    """Write, keep or drop the expiry annotation of one fault route."""
+    if key is None:
+        return
+    if expires is None:
+        annotations.pop(key, None)
+        return
+    if keep_current:
+        try:
+            if parse_time(annotations.get(key)) > now:
+                return
+        except ValueError:
+            pass
+    annotations[key] = format_time(expires)
+
+
 def run(mesh):
     params = mesh.params
     present = params["state"] == "present"
     route = build_fault_route(params) if present else None
+    now = utcnow()
+    expires = expiry_from_params(params, now) if present else None
+    key = expiry_key(params, expires)
 
     def edit(http, obj):
+        metadata = obj.setdefault("metadata", {})
+        annotations = dict(metadata.get("annotations") or {})
         if not present:
+            annotations.pop(key, None)
+            metadata["annotations"] = annotations
             return remove_route(http, params["name"])
+        result = place_fault(http)
+        # expires_in counts from when this fault was injected: the same fault, re-applied, keeps its expiry.
+        before = find_route(http, params["name"])
+        unchanged = before is not None and http[before] == result[find_route(result, params["name"])]
+        set_expiry(annotations, key, expires, params["expires_in"] is not None and unchanged, now)
+        metadata["annotations"] = annotations
+        return result
+
+    def place_fault(http):
+        http = list(http)
         default = default_route_index(http)
         if params["subset"]:
             destinations = build_destinations(params["host"], None, params["subset"])
@@ -164,7 +269,9 @@ def run(mesh):
         return place_route(http, dict(route, route=destinations))[0]
 
     name = params["virtual_service"] or params["host"].split(".")[0]
-    mesh.exit_outcome(converge_http(mesh, name, params["host"], edit, params["check_subsets"], create=present))
+    outcome = converge_http(mesh, name, params["host"], edit, params["check_subsets"], create=present)
+    annotations = ((outcome.after or {}).get("metadata") or {}).get("annotations") or {}
+    mesh.exit_outcome(outcome, expires_at=annotations.get(key) if present and key else None)
 
 
 def main():
@@ -185,7 +292,11 @@ def main():
                                                  **PERCENT_OPTIONS)),
             subset=dict(type="str"),
             allow_unscoped_fault=dict(type="bool", default=False),
+            percentage_threshold=dict(type="float", default=100),
+            expires_in=dict(type="str"),
+            expires_at=dict(type="str"),
         ),
+        mutually_exclusive=[("expires_in", "expires_at")],
         supports_check_mode=True,
     )
     mesh.run(run)

@@ -20,6 +20,9 @@ description:
     and the API server does not); an error names the field and the value.
   - Fault percentages written the Istio 0.8 way (C(percent)) are written as C(percentage), because current API
     servers silently drop C(abort.percent).
+  - Before the collection first changes the spec of a VirtualService it did not create, the spec is saved in the
+    annotation C(servicemesh.ack.io/previous-spec); O(restore=true) puts it back. Objects the collection creates
+    carry the annotation C(servicemesh.ack.io/managed-by=ack.servicemesh) instead.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
 extends_documentation_fragment:
@@ -76,6 +79,15 @@ options:
         (traffic to it would get HTTP 503). Costs one extra read, and only when something is about to change.
     type: bool
     default: true
+  restore:
+    description:
+      - Put back the spec saved in the annotation C(servicemesh.ack.io/previous-spec) before the collection first
+        changed this VirtualService, and remove the annotation.
+      - When nothing is saved (the collection created the object, never changed it, or it was restored already)
+        nothing changes and a warning says so. Fails when the VirtualService does not exist.
+      - Cannot be combined with the spec options (O(hosts), O(gateways), O(http), O(tcp), O(tls), O(export_to)).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -86,6 +98,11 @@ EXAMPLES = r"""
     http:
       - route:
           - destination: {host: reviews, subset: v1}
+
+- name: Undo every change the collection made to a VirtualService it did not create
+  ack.servicemesh.virtual_service:
+    name: reviews
+    restore: true
 
 - name: Remove it
   ack.servicemesh.virtual_service:
@@ -110,12 +127,20 @@ result:
     without server bookkeeping. Empty when absent.
   returned: always
   type: dict
+restored:
+  description: Whether a saved spec was put back (only with O(restore=true)).
+  returned: when O(restore=true)
+  type: bool
+  sample: true
 """
 
 import copy
+import json
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import (
+    PREVIOUS_SPEC, annotations_of, converge)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
     merge_metadata, new_object, translate_legacy_fault)
@@ -137,13 +162,59 @@ def given_spec(params, warn):
     return spec
 
 
+def restored(live, describe, name):
+    """The live object with its saved spec put back, or None when nothing is saved."""
+    if live is None:
+        raise MeshError("%s does not exist: there is nothing to restore" % describe, field="name", value=name)
+    saved = annotations_of(live).get(PREVIOUS_SPEC)
+    if saved is None:
+        return None
+    try:
+        spec = json.loads(saved)
+    except ValueError:
+        spec = None
+    if not isinstance(spec, dict):
+        raise MeshError("%s: the annotation %s does not hold a saved spec (JSON object); fix or remove it"
+                        % (describe, PREVIOUS_SPEC), field="restore", value=True)
+    live["spec"] = spec
+    del live["metadata"]["annotations"][PREVIOUS_SPEC]
+    return live
+
+
+def run_restore(mesh):
+    params = mesh.params
+    resources = mesh.resources(KIND)
+    namespace = mesh.namespace()
+    describe = resources.describe(namespace, params["name"])
+    found = []
+
+    def change(live):
+        obj = restored(live, describe, params["name"])
+        found.append(obj is not None)
+        return merge_metadata(obj or live, params["labels"], params["annotations"])
+
+    outcome = converge(resources, namespace, params["name"], change, check_mode=mesh.check_mode)
+    if not found[-1]:
+        mesh.module.warn("%s has no saved spec (%s): nothing to restore" % (describe, PREVIOUS_SPEC))
+    mesh.exit_outcome(outcome, restored=found[-1])
+
+
 def run(mesh):
     params = mesh.params
+    if params["restore"]:
+        if params["state"] != "present":
+            raise MeshError("restore puts a saved spec back; it cannot be combined with state=absent",
+                            field="state", value=params["state"])
+        return run_restore(mesh)
     present = params["state"] == "present"
     given = given_spec(params, mesh.module.warn) if present else None
     if present:
-        # Validate what the user gave before any request, so a typo costs nothing.
-        validate_virtual_service(dict({"hosts": ["placeholder"]}, **given), path="spec").raise_if_any()
+        # Validate what the user gave before any request, so a typo costs nothing; the placeholders stand for
+        # the fields left alone (a task may change only labels or annotations).
+        placeholders = {"hosts": ["placeholder"]}
+        if not any(field in given for field in ("http", "tcp", "tls")):
+            placeholders["http"] = [{"route": [{"destination": {"host": "placeholder"}}]}]
+        validate_virtual_service(dict(placeholders, **given), path="spec").raise_if_any()
     resources = mesh.resources(KIND)
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if params["check_subsets"] else None
@@ -183,7 +254,9 @@ def main():
             labels=dict(type="dict"),
             annotations=dict(type="dict"),
             check_subsets=dict(type="bool", default=True),
+            restore=dict(type="bool", default=False),
         ),
+        mutually_exclusive=[("restore", option) for option in ("hosts", "gateways", "http", "tcp", "tls", "export_to")],
         supports_check_mode=True,
     )
     mesh.run(run)

@@ -50,7 +50,7 @@ def bookinfo(cluster):
 def test_bad_input_names_field_and_value_and_writes_nothing(cluster, bookinfo, module, args, words):
     before = cluster.versions(bookinfo)
     assert before
-    res, _ = run_module(M + module, dict(args, namespace=bookinfo), connection=cluster.connection())
+    res = run_module(M + module, dict(args, namespace=bookinfo), connection=cluster.connection())[0]
     assert res.get("failed"), res
     for word in words:
         assert word in res["msg"], res["msg"]
@@ -59,8 +59,8 @@ def test_bad_input_names_field_and_value_and_writes_nothing(cluster, bookinfo, m
 
 def test_api_version_the_cluster_does_not_serve(old_cluster):
     namespace = old_cluster.new_namespace("bad")
-    res, _ = run_module(M + "destination_rule", {"name": "reviews", "namespace": namespace, "host": "reviews",
-                                                 "api_version": "v1"}, connection=old_cluster.connection())
+    res = run_module(M + "destination_rule", {"name": "reviews", "namespace": namespace, "host": "reviews",
+                                              "api_version": "v1"}, connection=old_cluster.connection())[0]
     assert res.get("failed")
     assert "api_version" in res["msg"] and "'v1'" in res["msg"] and "v1alpha3" in res["msg"]
     assert old_cluster.versions(namespace) == {}

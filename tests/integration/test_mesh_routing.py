@@ -31,15 +31,15 @@ def _requests(namespace, start):
 def test_whole_scenario_in_one_task_equals_the_sample(cluster, namespace):
     args = {"namespace": namespace, "services": FAULT_DELAY}
     conn = cluster.connection()
-    res, _ = run_module(M, args, check=True, diff=True, connection=conn)
+    res = run_module(M, args, check=True, diff=True, connection=conn)[0]
     assert res["changed"] and not res.get("failed"), res.get("msg")
     assert cluster.versions(namespace) == {}
-    res, _ = run_module(M, args, connection=conn)
+    res = run_module(M, args, connection=conn)[0]
     assert res["changed"], res.get("msg")
     assert set(res["objects"].values()) == {"created"}
     assert_conforms(cluster, namespace, "fault-delay")
     versions = cluster.versions(namespace)
-    res, _ = run_module(M, args, connection=conn)
+    res = run_module(M, args, connection=conn)[0]
     assert res["changed"] is False
     assert cluster.versions(namespace) == versions
 
@@ -50,14 +50,14 @@ def test_no_op_costs_two_lists_and_a_change_one_write_per_changed_object(cluster
     run_module(M, args, connection=conn)
 
     start = audit_offset()
-    res, _ = run_module(M, args, connection=conn)
+    res = run_module(M, args, connection=conn)[0]
     assert res["changed"] is False
     assert sorted(_requests(namespace, start)) == [("list", "destinationrules"), ("list", "virtualservices")]
 
     changed = [dict(s) for s in FAULT_DELAY]
     changed[1] = dict(changed[1], weights={"v1": 50, "v3": 50}, routes=[])
     start = audit_offset()
-    res, _ = run_module(M, dict(args, services=changed), connection=conn)
+    res = run_module(M, dict(args, services=changed), connection=conn)[0]
     assert res["objects"]["VirtualService/reviews"] == "updated"
     assert sorted(_requests(namespace, start)) == [
         ("list", "destinationrules"), ("list", "virtualservices"), ("update", "virtualservices")]
@@ -71,7 +71,7 @@ def test_bad_route_in_any_service_writes_nothing(cluster, namespace):
     bad[0] = dict(bad[0], weights={"v1": 100}, routes=[{"name": "x", "headers": {"x": "1"}, "subset": "v9"}])
     bad[2] = dict(bad[2], routes=[{"name": "fault-injection", "user": "jason",
                                    "fault": {"delay": {"fixed_delay": "1.5ms"}}}])
-    res, _ = run_module(M, {"namespace": namespace, "services": bad}, connection=conn)
+    res = run_module(M, {"namespace": namespace, "services": bad}, connection=conn)[0]
     assert res.get("failed")
     assert "services[2].routes[0]" in res["msg"] and "'1.5ms'" in res["msg"]
     assert cluster.versions(namespace) == before

@@ -75,9 +75,9 @@ def binary(name):
 class Paths:
     """Where a profile keeps its state. The default profile's directory also holds the others'."""
 
-    def __init__(self, profile):
+    def __init__(self, profile, directory=None):
         root = state_root()
-        self.dir = root if profile.name == "default" else os.path.join(root, profile.name)
+        self.dir = directory or (root if profile.name == "default" else os.path.join(root, profile.name))
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
         self.kubeconfig_restricted = os.path.join(self.dir, "kubeconfig-restricted")
         self.pki = os.path.join(self.dir, "pki")
@@ -304,8 +304,8 @@ def _apiserver_argv(profile, paths):
     ]
 
 
-def _ports_free(profile):
-    for port in (profile.apiserver_port, profile.etcd_client_port, profile.etcd_peer_port):
+def _ports_free(profile, ports=None):
+    for port in ports or (profile.apiserver_port, profile.etcd_client_port, profile.etcd_peer_port):
         with socket.socket() as s:
             # SO_REUSEADDR, as etcd and the API server use it: a port in TIME_WAIT is usable.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -465,7 +465,12 @@ def _install(client, crd_list, paths, deadline):
         _apply(client, path, crd, deadline, logs)
     for path, obj in _rbac_objects():
         _apply(client, path, obj, deadline, logs)
+    _wait_served(client, crd_list, paths, deadline)
 
+
+def _wait_served(client, crd_list, paths, deadline):
+    """Waits until the CRDs are established and served and the restricted user's Role is in force."""
+    logs = [paths.log["kube-apiserver"]]
     names = {crd["metadata"]["name"] for crd in crd_list}
 
     def established():
@@ -592,6 +597,99 @@ def up(name="default"):
         finally:
             client.close()
     return dict(info(name), started=True)
+
+
+def _stop_apiserver(profile, paths):
+    pid = _running_pid(paths, "kube-apiserver")
+    if pid is None:
+        raise TestenvError("the kube-apiserver of profile %s is not running" % profile.name)
+    _terminate(pid, binary("kube-apiserver"))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(paths.pid["kube-apiserver"])
+
+
+def _start_apiserver(profile, paths):
+    if _running_pid(paths, "etcd") is None:
+        raise TestenvError("etcd of profile %s is not running: use `up`" % profile.name)
+    _ports_free(profile, [profile.apiserver_port])
+    deadline = time.monotonic() + START_TIMEOUT
+    procs = {"kube-apiserver": _spawn(paths, "kube-apiserver", _apiserver_argv(profile, paths))}
+    client = _admin_client(profile, paths)
+    try:
+        _wait_ready(client, procs, paths, deadline)
+        # The CRDs are in etcd already; the new process still has to load them into discovery and the handlers.
+        _wait_served(client, _profile_crds(profile), paths, deadline)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def apiserver_stopped(name="v1alpha3"):
+    """Stops the profile's kube-apiserver, keeping etcd and its data, and starts it again on leaving.
+
+    Holds the profile's lock meanwhile, so a concurrent `up` waits instead of
+    taking the stopped server for a crashed one and wiping etcd.
+    """
+    profile = PROFILES[name]
+    paths = Paths(profile)
+    with _locked(paths.lock):
+        _stop_apiserver(profile, paths)
+        try:
+            yield info(name)
+        finally:
+            _start_apiserver(profile, paths)
+
+
+def stop_apiserver(name="v1alpha3"):
+    """Stops only the profile's kube-apiserver; etcd and the data stay (start_apiserver() brings it back)."""
+    profile = PROFILES[name]
+    paths = Paths(profile)
+    with _locked(paths.lock):
+        _stop_apiserver(profile, paths)
+
+
+def start_apiserver(name="v1alpha3"):
+    """Starts the profile's kube-apiserver again on the data etcd kept, and waits until Istio's API is served."""
+    profile = PROFILES[name]
+    paths = Paths(profile)
+    with _locked(paths.lock):
+        _start_apiserver(profile, paths)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def bare_control_plane(directory):
+    """A throwaway etcd + kube-apiserver without Istio's CRDs, on free ports, with its state in `directory`.
+
+    For tests of what happens on a cluster where Istio is not installed. Yields
+    info()-like data (server, kubeconfig); everything is stopped and deleted on
+    leaving.
+    """
+    profile = Profile("bare", _free_port(), _free_port(), _free_port())
+    paths = Paths(profile, directory=os.path.abspath(directory))
+    build()
+    os.makedirs(paths.dir, exist_ok=True)
+    _ensure_pki(paths)
+    _write_kubeconfigs(profile, paths)
+    deadline = time.monotonic() + START_TIMEOUT
+    procs = {}
+    try:
+        procs["etcd"] = _spawn(paths, "etcd", _etcd_argv(profile, paths))
+        procs["kube-apiserver"] = _spawn(paths, "kube-apiserver", _apiserver_argv(profile, paths))
+        client = _admin_client(profile, paths)
+        try:
+            _wait_ready(client, procs, paths, deadline)
+        finally:
+            client.close()
+        yield {"server": profile.server, "kubeconfig": paths.kubeconfig, "state_dir": paths.dir}
+    finally:
+        _stop(paths)
+        shutil.rmtree(paths.dir, ignore_errors=True)
 
 
 def ensure_up(profile="default"):

@@ -66,6 +66,8 @@ def renamed(value):
     """The survey variables a job template variable is made of."""
     if isinstance(value, dict):
         return [name for item in value.values() for name in renamed(item)]
+    if isinstance(value, list):
+        return [name for item in value for name in renamed(item)]
     match = RENAME.match(str(value))
     assert match, "job template variables only rename survey answers, got %r" % value
     return [match.group(1)]
@@ -74,6 +76,8 @@ def renamed(value):
 def render(value, answers):
     if isinstance(value, dict):
         return dict((key, render(item, answers)) for key, item in value.items())
+    if isinstance(value, list):
+        return [render(item, answers) for item in value]
     return answers[RENAME.match(str(value)).group(1)]
 
 
@@ -114,9 +118,9 @@ def test_survey_is_one_awx_accepts(scenario):
         assert isinstance(question["required"], bool), where
         default_type = QUESTION_TYPES[question["type"]][0]
         # bool is an int to Python, not to AWX's JSON.
-        assert type(question["default"]) is default_type, where
+        assert isinstance(question["default"], default_type) and not isinstance(question["default"], bool), where
         for limit in ("min", "max"):
-            assert limit not in question or type(question[limit]) is int, where
+            assert limit not in question or (isinstance(question[limit], int) and not isinstance(question[limit], bool)), where
         if question["type"] == "multiplechoice":
             assert question["default"] in question["choices"], where
         measured = len(question["default"]) if default_type is str else question["default"]

@@ -12,6 +12,10 @@
 different routes of one VirtualService would overwrite each other. Instead we
 read the object, apply our change to what we read, and write it back with the
 resourceVersion we read; on a 409 we read again and re-apply the same change.
+
+Every write also leaves what undo needs: an object the collection creates is
+marked as its own, and before the first change to a VirtualService someone else
+created, its spec is saved in an annotation that ``virtual_service`` can restore.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,15 +23,54 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 import random
 import time
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import Conflict
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same, strip
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import normalize, same, strip
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
 MAX_CONFLICTS = 25
 _UNREAD = object()
+
+MANAGED_BY = "servicemesh.ack.io/managed-by"
+MANAGER = "ack.servicemesh"
+PREVIOUS_SPEC = "servicemesh.ack.io/previous-spec"
+# Kinds whose spec is saved before the collection first changes someone else's object.
+UNDO_KINDS = ("VirtualService",)
+
+
+def annotations_of(obj):
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
+def is_managed(obj):
+    return annotations_of(obj).get(MANAGED_BY) == MANAGER
+
+
+def prepare_write(kind, live, wanted):
+    """Add the undo annotations to an object about to be written; call only when something changes.
+
+    A new object is marked ``managed-by``. An existing VirtualService the
+    collection did not create gets its current spec saved, once: a later change
+    keeps the first saved spec, so undo always goes back to what its owner had.
+    ``restore`` removes the annotation, and the live object then still carries
+    it, so a restore is never saved over. Being written only together with a
+    real change, the annotations never make a run that changes nothing report
+    a change.
+    """
+    if wanted is None:
+        return None
+    if live is None:
+        metadata = wanted.setdefault("metadata", {})
+        metadata["annotations"] = dict(metadata.get("annotations") or {}, **{MANAGED_BY: MANAGER})
+    elif (kind in UNDO_KINDS and not is_managed(live) and PREVIOUS_SPEC not in annotations_of(live)
+          and normalize(live.get("spec")) != normalize(wanted.get("spec"))):
+        metadata = wanted.setdefault("metadata", {})
+        saved = json.dumps(live.get("spec") or {}, sort_keys=True, separators=(",", ":"))
+        metadata["annotations"] = dict(metadata.get("annotations") or {}, **{PREVIOUS_SPEC: saved})
+    return wanted
 
 
 class Outcome:
@@ -60,6 +103,7 @@ def converge(resources, namespace, name, change, check_mode=False, live=_UNREAD,
         wanted = change(copy.deepcopy(live))
         if same(live, wanted):
             return Outcome("unchanged", live, live)
+        wanted = prepare_write(getattr(resources, "kind", None), live, wanted)
         try:
             if wanted is None:
                 resources.delete(live, dry_run=check_mode)

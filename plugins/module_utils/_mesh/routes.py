@@ -176,6 +176,11 @@ def build_fault(delay=None, abort=None, problems=None):
     """Istio's fault block from snake_case options; a missing percentage means every request."""
     problems = problems if problems is not None else Problems()
     fault = {}
+    for kind, part in (("delay", delay), ("abort", abort)):
+        if part is not None and not isinstance(part, dict):
+            problems.add("fault.%s" % kind, "must be a mapping", part)
+    delay = delay if isinstance(delay, dict) else None
+    abort = abort if isinstance(abort, dict) else None
     if delay:
         fault["delay"] = {"fixedDelay": delay.get("fixed_delay"),
                           "percentage": _percentage(delay, "fault.delay", problems)}

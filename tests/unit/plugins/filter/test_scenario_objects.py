@@ -5,10 +5,12 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ack.servicemesh.plugins.filter.scenario_objects import FilterModule
+from ansible_collections.ack.servicemesh.plugins.filter.scenario_services import scenario_services
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import analyze
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import canonical_vs_spec, normalize
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
+from ansible_collections.ack.servicemesh.plugins.modules import mesh_routing
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo", "current")
@@ -69,6 +71,30 @@ def test_each_scenario_equals_istios_sample(scenario):
         (n, canonical_vs_spec(s)) for n, s in want_vs.items())
     assert dict((n, normalize(o["spec"])) for n, o in by_name(objects, "DestinationRule").items()) == dict(
         (n, normalize(s)) for n, s in want_dr.items())
+
+
+def written_by_the_role(namespace, **variables):
+    """What the servicemesh role's mesh_routing task writes into an empty namespace, by its own code."""
+    rules, services = [], []
+    for index, service in enumerate(scenario_services(SERVICES, **variables)):
+        service = dict(dict(subset_label="version", relative_weights=False, allow_unscoped_fault=False), **service)
+        plan = mesh_routing.plan_service(service, index, False)
+        rules.append(mesh_routing.want_destination_rule(None, plan, "networking.istio.io/v1", namespace))
+        services.append(mesh_routing.want_virtual_service(None, plan, "networking.istio.io/v1", namespace))
+    return rules + services
+
+
+@pytest.mark.parametrize("variables", list(SCENARIOS.values()) + [
+    {"user_route": dict(JASON_V2, service="ratings"), "user_match": "cookie",
+     "fault": {"service": "ratings", "user": "jason", "abort": {"http_status": "503", "percentage": "10"}},
+     "user_route_name": "mine", "fault_route_name": "boom"},
+    {"fault": {"service": "reviews", "user": "jason", "delay": {"fixed_delay": "2s", "percent": 50}},
+     "weights": {"reviews": {"v1": 20, "v2": 80}, "details": {}}, "default_subset": "v2", "subset_label": "track"},
+], ids=lambda variables: "-".join(sorted(variables)) or "defaults")
+def test_objects_equal_what_the_role_writes(variables):
+    """The analysis checks the objects the role will write: both builders must agree field for field."""
+    assert normalize(scenario_objects(SERVICES, namespace="ns", **variables)) == normalize(
+        written_by_the_role("ns", **variables))
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
