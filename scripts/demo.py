@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import budget  # noqa: E402
 
 KUBECONFIG = os.environ.get("DEMO_KUBECONFIG", os.path.join(ROOT, ".testenv", "kubeconfig"))
-NAMESPACE = os.environ.get("DEMO_NAMESPACE", "default")
+NAMESPACE = os.environ.get("DEMO_NAMESPACE", "bookinfo")
+# With the local data plane (scripts/mesh: real istiod + Envoy), each scenario is also shown by real traffic.
+TRAFFIC = os.environ.get("DEMO_TRAFFIC", "1") != "0"
 SCENARIOS = ["all-v1", "user-v2", "fault-delay", "fault-abort", "shift-50-v3", "reset"]
 GROUP = "networking.istio.io"
 
@@ -81,8 +83,28 @@ def run_playbook(name):
     return recap[-1].split(":", 1)[1].strip() if recap else ""
 
 
+def mesh(*args):
+    cmd = [os.path.join(ROOT, "scripts", "mesh")] + list(args)
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False)
+    if proc.returncode != 0:
+        print(proc.stdout)
+        raise SystemExit("scripts/mesh %s failed" % " ".join(args))
+    return proc.stdout
+
+
+def show_traffic(name):
+    count = "200" if name == "shift-50-v3" else "1"
+    print("  what a reader sees (real requests through Envoy, %s per user):" % count)
+    for line in mesh("client", "--user", "jason", "--user", "anonymous", "--count", count).splitlines():
+        print("    " + line)
+
+
 def main():
     api = k8s.CustomObjectsApi(k8s_config.new_client_from_config(config_file=KUBECONFIG))
+    if TRAFFIC:
+        print("starting the local data plane (istiod + Envoy; the first run builds istiod, which takes minutes)")
+        mesh("up", "--namespace", NAMESPACE)
     before = read_objects(api)
     predictions = []
     for name in SCENARIOS:
@@ -95,6 +117,8 @@ def main():
         print("  what changed in the API server:" if diff else "  nothing changed in the API server")
         for line in diff[2:]:
             print("    " + line)
+        if TRAFFIC:
+            show_traffic(name)
         vs = [obj for key, obj in after.items() if key.startswith("VirtualService/")]
         for user in ("jason", None):
             predictions.append((name, user or "anonymous", budget.predict(vs, user=user, namespace=NAMESPACE)))
@@ -103,6 +127,9 @@ def main():
     print("  %-12s %-10s %-44s %s" % ("scenario", "user", "outcome", "latency"))
     for name, user, prediction in predictions:
         print("  %-12s %-10s %-44s %s" % ((name, user) + describe(prediction)))
+    if TRAFFIC:
+        print("\nThe data plane keeps running: `scripts/mesh client --user jason` to look again, `scripts/mesh down` "
+              "to stop it.")
 
 
 def describe(prediction):

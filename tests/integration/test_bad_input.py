@@ -1,4 +1,8 @@
-"""Bad input fails with a message naming the field and the value, and nothing is written."""
+"""Bad input fails with a message naming the field and the value, and nothing is written.
+
+Each case runs a module against a namespace holding BookInfo's reviews and ratings and checks that the message
+names the field (and the value given), and that no object's resourceVersion moved.
+"""
 
 import pytest
 
@@ -31,6 +35,86 @@ CASES = [
     ("destination_rule", {"name": "reviews", "host": "", "subsets": {"v1": {"version": "v1"}}}, ["host", "''"]),
     ("destination_rule", {"name": "reviews", "host": "reviews", "api_version": "v1beta1", "kubeconfig": "/nope"},
      ["kubeconfig", "'/nope'"]),
+    # fault_injection: guardrails, expiry, Istio's rules
+    ("fault_injection", {"host": "ratings", "abort": {"http_status": 500}}, ["user", "allow_unscoped_fault", "null"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "abort": {"http_status": 500, "percentage": 80},
+                         "percentage_threshold": 50}, ["abort.percentage", "80", "percentage_threshold (50"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"},
+                         "percentage_threshold": 150}, ["percentage_threshold", "150"]),
+    ("fault_injection", {"host": "ratings", "user": "jason"}, ["delay", "give delay and/or abort"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}, "expires_in": "soon"},
+     ["expires_in", "'soon'"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}, "expires_in": "-5m"},
+     ["expires_in", "'-5m'", "at least 1s"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"},
+                         "expires_at": "2020-01-01T00:00:00Z"}, ["expires_at", "'2020-01-01T00:00:00Z'", "future"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"},
+                         "expires_at": "tomorrow"}, ["expires_at", "'tomorrow'", "RFC 3339"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}, "expires_in": "1h",
+                         "name": "f" * 60}, ["name", "'%s'" % ("f" * 60)]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "abort": {"grpc_status": "NOPE"}},
+     ["grpcStatus", "'NOPE'"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s", "percent": 10,
+                                                                      "percentage": 10}},
+     ["fault.delay.percent", "10"]),
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}, "subset": "v7"},
+     ["subset", "'v7'"]),
+    # http_route
+    ("http_route", {"host": "reviews", "name": "r", "uri": {"glob": "/x"}, "subset": "v2"}, ["uri", "'glob'"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"},
+                    "destinations": [{"subset": "v1", "weight": -5}, {"subset": "v2", "weight": 105}]},
+     ["weight", "-5"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"}, "subset": "v2", "timeout": "soon"},
+     ["timeout", "'soon'"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"}, "subset": "v2",
+                    "retries": {"attempts": -1}}, ["attempts", "-1"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"}, "subset": "v2",
+                    "retries": {"attempts": 2, "retry_on": "sometimes"}}, ["retryOn", "'sometimes'"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"}, "subset": "v2", "before": "nope"},
+     ["before", "'nope'"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"x": "y"}, "subset": "v9"}, ["subset", "'v9'"]),
+    ("http_route", {"host": "reviews", "name": "r", "match": [{}], "subset": "v2"}, ["match[0]", "{}"]),
+    ("http_route", {"host": "reviews", "name": "r", "headers": {"end-user": {"exact": "a", "prefix": "b"}},
+                    "subset": "v2"}, ["headers.end-user", "'prefix'"]),
+    # traffic_shift
+    ("traffic_shift", {"host": "reviews", "weights": {}}, ["weights", "{}"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": "abc"}}, ["weights.v1", "'abc'"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": 30, "v3": 30}, "relative_weights": False},
+     ["weights", "sum to 60", "relative_weights"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": 100}, "port": 70000}, ["port", "70000"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"V1": 100}}, ["weights.V1", "'V1'"]),
+    # destination_rule
+    ("destination_rule", {"name": "reviews", "host": "reviews", "subsets": [{"name": "v1", "lables": {}}]},
+     ["subsets[0]", "lables"]),
+    ("destination_rule", {"name": "reviews", "host": "reviews", "subsets": {"v1": {"ver sion": "v1"}}},
+     ["subsets[0].labels", "'ver sion'"]),
+    ("destination_rule", {"name": "reviews", "host": "reviews", "subsets": {"v1": {"version": "v1"}},
+                          "export_to": ["bad ns!"]}, ["exportTo", "'bad ns!'"]),
+    ("destination_rule", {"name": "reviews", "host": "reviews",
+                          "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                      {"name": "v1", "labels": {"version": "v2"}}]}, ["subsets[1].name", "'v1'"]),
+    # virtual_service
+    ("virtual_service", {"name": "reviews", "hosts": ["reviews"], "http": [
+        {"route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": -1}]}]}, ["weight", "-1"]),
+    ("virtual_service", {"name": "reviews", "hosts": ["reviews"], "http": [
+        {"fualt": {}, "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}, ["fualt"]),
+    ("virtual_service", {"name": "reviews", "hosts": ["bad host!"]}, ["hosts[0]", "'bad host!'"]),
+    ("virtual_service", {"name": "nope", "restore": True}, ["name", "'nope'", "nothing to restore"]),
+    ("virtual_service", {"name": "reviews", "restore": True, "state": "absent"}, ["state", "'absent'"]),
+    ("virtual_service", {"name": "reviews", "restore": True, "hosts": ["reviews"]}, ["restore", "hosts"]),
+    # mesh_routing
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 60, "v2": 60}}]},
+     ["services[0]", "weights", "sum to 120"]),
+    ("mesh_routing", {"services": [{"host": "reviews", "routes": [{"name": "r", "user": "jason", "subset": "v9"}]}]},
+     ["subset", "'v9'"]),
+    ("mesh_routing", {"services": [{"host": "reviews"}, {"host": "reviews"}]}, ["services", "'reviews'"]),
+    ("mesh_routing", {"services": [{"host": "ratings", "routes": [
+        {"name": "f", "fault": {"abort": {"http_status": 500}}}]}]},
+     ["services[0].routes[0].user", "allow_unscoped_fault"]),
+    ("mesh_routing", {"services": [{"host": "reviews", "routes": [{"name": "r", "colour": "blue"}]}]},
+     ["services[0].routes[0]", "colour"]),
+    # fault_expiry
+    ("fault_expiry", {"api_version": "v2"}, ["api_version", "v2"]),
 ]
 
 

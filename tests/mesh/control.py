@@ -107,7 +107,7 @@ def build():
         _say("building pilot-discovery from %s@%s (many minutes the first time)"
              % (versions.ISTIO_MODULE, versions.ISTIO_MODULE_VERSION))
         started = time.monotonic()
-        env = dict(os.environ, GOFLAGS="-mod=mod")
+        env = dict(os.environ, GOFLAGS="-mod=readonly")  # go.sum pins every dependency
         argv = ["nice", "-n", "19", go, "build", "-trimpath", "-ldflags=" + ldflags, "-o", tmp,
                 versions.BINARIES["pilot-discovery"]]
         proc = subprocess.run(argv, cwd=HERE, env=env, check=False)
@@ -190,6 +190,9 @@ def _stop(name):
                 time.sleep(0.05)
             if not _runs(pid, argv):
                 break
+        # A zombie counts as stopped; reap it if it is our own child (up() ran in this process, as in tests).
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(pid_file(name))
     return stopped

@@ -86,7 +86,7 @@ def expiry_from_params(params, now):
         return None
     text = str(value).strip()
     try:
-        seconds = int(text) if text.isdigit() else parse_duration_ms(text) / 1000.0
+        seconds = int(text) if text.isdigit() and text.isascii() else parse_duration_ms(text) / 1000.0
     except ValueError as exc:
         raise MeshError("%s (or a number of seconds)" % exc, field="expires_in", value=value)
     if seconds < 1:

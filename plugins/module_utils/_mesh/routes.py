@@ -18,17 +18,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_virtual_service
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
+    DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, validate_host, validate_port, validate_virtual_service)
 
 # Istio 0.8/1.0 BookInfo identifies the user by this cookie; the regex is Istio's own, kept verbatim so the
 # objects equal the 0.8 samples. It does not match when a space follows the ';' before user=.
 COOKIE_REGEX = "^(.*?;)?(%s=%s)(;.*)?$"
 STRING_MATCH_KINDS = ("exact", "prefix", "regex")
+# A weight given as text; str.isdigit() would also take digits such as '¹' that int() refuses.
+_INTEGER = re.compile(r"^\s*-?[0-9]+\s*$")
 
 _PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
 FAULT_OPTIONS = dict(
@@ -320,10 +324,17 @@ def weighted_destinations(host, weights, port=None, relative=False):
     weights = dict(weights)
     for subset, weight in weights.items():
         # Templated and survey values arrive as strings.
-        if isinstance(weight, str) and weight.strip().lstrip("-").isdigit():
+        if isinstance(weight, str) and _INTEGER.match(weight):
             weights[subset] = weight = int(weight)
         if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
             problems.add("weights.%s" % subset, "must be an integer >= 0", weight)
+        elif weight > INT32_MAX:
+            problems.add("weights.%s" % subset, "must be at most %d" % INT32_MAX, weight)
+        if not is_dns1123_label(str(subset)):
+            problems.add("weights.%s" % subset, "the subset name %s" % DNS1123_LABEL_MESSAGE, subset)
+    validate_host(host, "host", problems, allow_ip=True, allow_wildcard=False)
+    if port is not None:
+        validate_port(port, "port", problems)
     problems.raise_if_any()
     total = sum(weights.values())
     if total <= 0:

@@ -140,10 +140,16 @@ def test_place_route(http, route, before, after):
 @example("reviews", {"v1": "50", "v3": "50"}, None, False)
 @example("reviews", {"v1": "-0"}, None, True)
 @example("reviews", {"v1": " 7"}, None, True)
+@example("reviews", {"v1": "\u00b9"}, None, True)
+@example("reviews", {"v1": "--7"}, None, True)
+@example("reviews", {"v1": 100}, 70000, False)
+@example("reviews", {"v1": 2 ** 40}, None, True)
 def test_weighted_destinations(host, weights, port, relative):
     result = accepts(routes.weighted_destinations, host, weights, port, relative)
     if result is not None:
         assert all(isinstance(d.get("weight", 0), int) for d in result)
+        # What the builder accepts, Istio's rules accept: traffic_shift writes it without further checks.
+        assert not validate_virtual_service({"hosts": [host], "http": [{"route": result}]}, legacy_weights=not relative)
 
 
 @FUZZ
