@@ -77,6 +77,7 @@ class Bench:
                        "module_requests": run.module_requests()})
         if run.play is not None:
             fields["task_time"] = sum(t.get("duration", 0.0) for t in run.tasks)
+            fields["tasks"] = [[t["action"], t.get("duration", 0.0), t.get("requests")] for t in run.tasks]
         return fields
 
     def loadavg(self):

@@ -120,6 +120,8 @@ def test_the_manifest_grants_exactly_the_verbs_a_full_run_uses(cluster, namespac
     ok("http_route", {"host": "reviews", "name": "beta", "headers": {"x-beta": "1"}, "subset": "v3"})
     ok("traffic_shift", {"host": "reviews", "weights": {"v1": 90, "v3": 10}})
     ok("virtual_service", {"name": "reviews", "restore": True})
+    ok("destination_rule", {"name": "reviews", "host": "reviews",
+                            "subsets": dict((v, {"version": v}) for v in ("v1", "v2", "v3", "v4"))})
     ok("mesh_analyze", {})
     ok("route_simulate", {"request": {"host": "reviews", "user": "jason"}})
     ok("http_route", {"host": "reviews", "name": "beta", "state": "absent"})

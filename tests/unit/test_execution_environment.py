@@ -69,7 +69,10 @@ def installed(context, tmp_path_factory):
     """The galaxy stage: `ansible-galaxy collection install -r requirements.yml` from /build."""
     target = str(tmp_path_factory.mktemp("collections"))
     env = dict(os.environ, ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1")
-    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-r", "requirements.yml",
+    # The repository's ansible.cfg puts the checkout on the collections path; galaxy would call it installed.
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", "-r", "requirements.yml",
                     "--collections-path", target], cwd=os.path.join(context, "_build"), env=env, check=True,
                    stdout=subprocess.DEVNULL, timeout=300)
     return target
