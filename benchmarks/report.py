@@ -59,7 +59,9 @@ def fmt(value, unit="s", digits=2):
 
 
 def fmt_ratio(value):
-    return "—" if value is None else "%.2fx" % value
+    if value is None:
+        return "—"
+    return ("%.3fx" if value < 0.1 else "%.2fx") % value
 
 
 def by(records, **match):
@@ -105,20 +107,30 @@ def task_breakdown(rows):
     return [(action, len(values), median(values)) for action, values in per_action.items()]
 
 
-def why_ratio(over, split):
+def why_ratio(over, split, records):
+    """Why some scenarios miss the wall-time ratio, from the measured split of the time."""
     text = "over in: %s. " % ", ".join("%s %s" % case for case in sorted(over))
     if OURS not in split or K8S not in split:
         return text
-    text += ("Both sides pay the same start-up of ansible-playbook (medians %s and %s), which is most of our wall "
-             "time; " % (fmt(split[OURS][1]), fmt(split[K8S][1])))
-    if all(scenario in ("all-v1", "reset") for scenario, _phase in over):
-        text += "these are the scenarios with only 2 sample files, so kubernetes.core runs only 2 tasks; "
-    else:
-        text += "Ansible's fixed costs per task, not the API work, set the ratio; "
-    if split.get("breakdown"):
-        text += "the role's tasks: %s" % ", ".join("%s %s" % (action.split(".")[-1], fmt(duration))
-                                                    for action, _seen, duration in split["breakdown"])
-    return text + "."
+    text += ("Both sides pay about the same start-up of ansible-playbook (medians %s and %s) and Ansible's cost "
+             "per task; the API work is small on both (ours: a few requests, no failed ones). The misses are the "
+             "scenarios with fewest Istio files, so kubernetes.core has only 2 or 3 tasks to run. "
+             % (fmt(split[OURS][1]), fmt(split[K8S][1])))
+    durations = dict((action, duration) for action, _seen, duration in split.get("breakdown") or [])
+    analyze, routing = durations.get("ack.servicemesh.mesh_analyze"), durations.get("ack.servicemesh.mesh_routing")
+    if analyze and routing:
+        without = []
+        for scenario, phase in over:
+            key = {"first": "first", "re-run": "rerun"}[phase]
+            ours = median(r["wall"] for r in by(records, tool=OURS, scenario=scenario, phase=key))
+            theirs = median(r["wall"] for r in by(records, tool=K8S, scenario=scenario, phase=key))
+            without.append((ours - analyze) / theirs)
+        text += ("%d %% of the role's task time is its check before applying: `mesh_analyze` takes %s, "
+                 "`mesh_routing` %s; the check is a second module process that reads the namespace again (half "
+                 "of a no-op's requests). Our medians less that check would be at most %s of kubernetes.core's "
+                 "in these cases (an estimate, not a measurement)."
+                 % (round(100 * analyze / split[OURS][0]), fmt(analyze), fmt(routing), fmt_ratio(max(without))))
+    return text
 
 
 def section_scenarios(data, targets):
@@ -163,8 +175,8 @@ def section_scenarios(data, targets):
     lines.append("")
     breakdown = task_breakdown(by(records, tool=OURS))
     if breakdown:
-        lines += ["ack.servicemesh's tasks, by module (median duration per run, all scenarios; a fault scenario "
-                  "also shows the predicted outcome with `debug`):", "",
+        lines += ["ack.servicemesh's tasks, by action (median of the summed duration per run over the runs the "
+                  "action appears in; tasks skipped by their condition show about 0):", "",
                   "| task action | runs it appears in | median duration |", "|---|---|---|"]
         lines += ["| %s | %d | %s |" % (action, seen, fmt(duration)) for action, seen, duration in breakdown]
         lines.append("")
@@ -243,7 +255,7 @@ def section_scenarios(data, targets):
                         "met in all %d cases" % len(worst) if not over else
                         "%d of %d cases over, the worst by %s; %s" % (
                             len(over), len(worst), fmt_ratio(worst[(scenario, label)] - RATIO_TARGET),
-                            why_ratio(over, split))))
+                            why_ratio(over, split, records))))
     noops = [(k, v) for k, v in per_object.items() if k[1] == "no-op" and v[0]]
     fixed = None
     if noops:
@@ -350,11 +362,20 @@ def section_tasks(data, targets, memory=None):
         worst = max(ours, key=lambda k: results[k][1] or 0)
         ratio = results[worst][1]
         met = all((results[k][1] or 0) <= TASK_TARGET for k in ours)
+        # The ratio of the medians, from runs that other engineers' bursts hit differently, as a cross-check.
+        loose = dict((k, results[k][3] / results["ping"][3]) for k in ours)
+        caveat = ""
+        if any(v > TASK_TARGET for v in loose.values()):
+            caveat = (" Caution: the ratio of the per-task medians, which pairs no runs, is higher (%s): the "
+                      "10-task playbooks last seconds and other engineers' bursts of load hit some of them and not "
+                      "others, so the margin is within the noise." % ", ".join(
+                          "%s %s" % (k, fmt_ratio(v)) for k, v in sorted(loose.items())))
         targets.append(("Per-task time at most %.1fx ping's" % TASK_TARGET,
-                        "%s (worst, %s; callback durations); slope: %s" % (
+                        "%s (worst, %s; callback durations, paired per run); slope: %s" % (
                             fmt_ratio(ratio), worst, ", ".join("%s %s" % (k, fmt_ratio(results[k][0])) for k in ours)),
                         met,
-                        "met" if met else why_tasks(ratio, results[worst][3], results["ping"][3], memory)))
+                        ("met with %s to spare." % fmt_ratio(TASK_TARGET - ratio) if met else
+                         why_tasks(ratio, results[worst][3], results["ping"][3], memory)) + caveat))
     return lines
 
 
@@ -371,10 +392,14 @@ def section_bulk(data, targets):
              "whose `definition` is the list of all objects (multi-document), or one task looping over the objects; "
              "kubectl: `kubectl apply -f` of one file holding all objects. *task* is the task's own duration (the "
              "callback's), *wall* the whole process." % max(1, count // 10), ""]
-    if loop != count:
+    loop_rows = by(records, tool="kubernetes.core.k8s loop")
+    if loop != count and loop_rows:
+        per_item = median(r["task_time"] / (2 * loop) for r in loop_rows if r.get("task_time"))
         lines += ["The loop was measured with %d services (%d objects) and is extrapolated linearly to %d "
-                  "services (x%.0f): at several seconds per item on this machine, the full loop would take hours."
-                  % (loop, 2 * loop, count, count / loop), ""]
+                  "services (x%.0f): at %s per loop item on this machine, each full-size run would take about "
+                  "%.0f min, and the section makes %d such runs." % (loop, 2 * loop, count, count / loop,
+                                                              fmt(per_item), per_item * 2 * count / 60,
+                                                              len(loop_rows)), ""]
     lines += ["| contender | runs | phase | task | wall | requests (discovery / reads / writes) |",
               "|---|---|---|---|---|---|"]
     ours_rows = {}
@@ -425,10 +450,9 @@ def section_bulk(data, targets):
                         noop_task < BULK_NOOP_TARGET,
                         ("met, task with %s to spare" % fmt(BULK_NOOP_TARGET - noop_task)
                          if noop_task < BULK_NOOP_TARGET else "missed by %s" % fmt(noop_task - BULK_NOOP_TARGET))
-                        + ("; the whole process %s (ansible-playbook start-up and templating the %d-service "
-                           "list are outside the task)" % (
-                               "also under" if noop_wall < BULK_NOOP_TARGET else
-                               "over, by %s" % fmt(noop_wall - BULK_NOOP_TARGET), count))))
+                        + ("; the whole process also under" if noop_wall < BULK_NOOP_TARGET else
+                           "; the whole process over, by %s (ansible-playbook start-up and templating the "
+                           "%d-service list are outside the task)" % (fmt(noop_wall - BULK_NOOP_TARGET), count))))
         targets.append(("Bulk no-op: one LIST per namespace, zero writes",
                         "%d requests: %d discovery, %d LISTs, %d writes" % (
                             req(noop_rows), req(noop_rows, "discovery"), req(noop_rows, "reads"),
@@ -466,18 +490,15 @@ def render(raw, smoke=False):
     sections = raw.get("sections", {})
     cpu = machine.get("cpu", {})
     lines = ["# Benchmarks", "",
-             "Written by `%s` (`make bench`); raw figures in build/bench/raw.json. How and why: "
-             "benchmarks/README.md." % raw.get("command", "benchmarks/run.py"), ""]
+             "Written by `benchmarks/run.py` (`make bench`); raw figures in build/bench/raw.json. How and why: "
+             "benchmarks/README.md.", ""]
     if smoke:
         lines += ["**Smoke run**: one repetition of a reduced set; the figures only show that the benchmark works.",
                   ""]
     lines += ["## Machine", "",
-              "- CPU: %s, %s logical CPUs at ~%s MHz (nproc %s), shared with other engineers' test runs: load "
-              "average %s at the start, %s at the end; total time %s." % (
-                  cpu.get("model"), cpu.get("cpus"), cpu.get("mhz"), machine.get("nproc"),
-                  "%.1f" % machine["load_start"][0] if machine.get("load_start") else "?",
-                  "%.1f" % machine["load_end"][0] if machine.get("load_end") else "?",
-                  fmt((machine.get("seconds") or 0) / 60, "min", 0)),
+              "- CPU: %s, %s logical CPUs at ~%s MHz (nproc %s), shared with other engineers' test runs: the "
+              "load average of each section is at the end of this file." % (
+                  cpu.get("model"), cpu.get("cpus"), cpu.get("mhz"), machine.get("nproc")),
               "- Memory (`free -h`):", "", "```", machine.get("free", ""), "```", "",
               "- Linux %s, Python %s." % (machine.get("kernel"), machine.get("python")),
               "- ack.servicemesh: project venv, ansible-core %s." % machine.get("ansible_core"),
@@ -503,9 +524,17 @@ def render(raw, smoke=False):
     for name, measured, met, detail in targets:
         lines.append("| %s | %s | **%s**: %s |" % (name, measured, "met" if met else "missed", detail))
     lines += [""] + body
-    when = ", ".join("%s %s (%s)" % (name, s.get("finished", "?"), fmt(s.get("seconds", 0) / 60, "min", 1))
-                     for name, s in sections.items())
-    lines += ["---", "", "Sections finished: %s." % when, ""]
+    lines += ["## Runs", "", "| section | finished | took | --runs | load average (1 min) at start / end | command |",
+              "|---|---|---|---|---|---|"]
+    for name in ("scenarios", "tasks", "memory", "bulk"):
+        if name not in sections:
+            continue
+        s = sections[name]
+        loads = " / ".join("%.1f" % s[key][0] if s.get(key) else "?" for key in ("load_start", "load_end"))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            name, s.get("finished", "?"), fmt(s.get("seconds", 0) / 60, "min", 1), s.get("runs", "?"), loads,
+            "`%s`" % s["command"] if s.get("command") else "—"))
+    lines.append("")
     return "\n".join(lines)
 
 

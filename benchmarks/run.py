@@ -315,9 +315,10 @@ def main(argv=None):
         try:
             for section in opts.sections:
                 log("section %s" % section)
-                t0 = time.time()
+                t0, load_start = time.time(), os.getloadavg()
                 data = getattr(bench, section)()
-                data.update({"runs": opts.runs, "seconds": time.time() - t0,
+                data.update({"runs": opts.runs, "seconds": time.time() - t0, "load_start": load_start,
+                             "command": "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
                              "finished": time.strftime("%Y-%m-%d %H:%M"),
                              "load_end": os.getloadavg()})
                 raw["sections"][section] = data

@@ -40,10 +40,6 @@ class Run:
     def changed(self):
         return any(task.get("changed") for task in self.tasks)
 
-    def task_time(self, action_prefix):
-        """Summed duration of the tasks whose action starts with the prefix (the measured module's tasks)."""
-        return sum(t.get("duration", 0.0) for t in self.tasks if t["action"].startswith(action_prefix))
-
     def module_requests(self):
         counts = [t["requests"] for t in self.tasks if "requests" in t]
         return sum(counts) if counts else None

@@ -20,8 +20,6 @@ OVERLAYS = {
     "shift-50-v3": ["virtual-service-reviews-50-v3.yaml"],
     "reset": [],
 }
-# Objects in every scenario's end state: 4 DestinationRules and 4 VirtualServices.
-SCENARIO_OBJECTS = 8
 
 
 def sample_files(scenario):

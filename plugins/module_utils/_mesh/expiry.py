@@ -29,6 +29,7 @@ PREFIX = "servicemesh.ack.io/fault-expires."
 # The name part of an annotation key: at most 63 characters, alphanumeric at both ends.
 _KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_SECONDS = re.compile(r"^[0-9]{1,12}$")
 UTC = datetime.timezone.utc
 
 
@@ -86,7 +87,7 @@ def expiry_from_params(params, now):
         return None
     text = str(value).strip()
     try:
-        seconds = int(text) if text.isdigit() and text.isascii() else parse_duration_ms(text) / 1000.0
+        seconds = int(text) if _SECONDS.match(text) else parse_duration_ms(text) / 1000.0
     except ValueError as exc:
         raise MeshError("%s (or a number of seconds)" % exc, field="expires_in", value=value)
     if seconds < 1:
