@@ -170,8 +170,8 @@ def section_scenarios(data, targets):
             continue
         split[tool] = (median(r["task_time"] for r in rows), median(r["wall"] - r["task_time"] for r in rows))
         count = median(len(r.get("tasks") or []) for r in rows) if rows[0].get("tasks") else None
-        lines.append("| %s | %s | %s | %s |" % (tool, "%g" % count if count else "—", fmt(split[tool][0]),
-                                                 fmt(split[tool][1])))
+        cells = (tool, "%g" % count if count else "—", fmt(split[tool][0]), fmt(split[tool][1]))
+        lines.append("| %s | %s | %s | %s |" % cells)
     lines.append("")
     breakdown = task_breakdown(by(records, tool=OURS))
     if breakdown:
@@ -397,9 +397,9 @@ def section_bulk(data, targets):
         per_item = median(r["task_time"] / (2 * loop) for r in loop_rows if r.get("task_time"))
         lines += ["The loop was measured with %d services (%d objects) and is extrapolated linearly to %d "
                   "services (x%.0f): at %s per loop item on this machine, each full-size run would take about "
-                  "%.0f min, and the section makes %d such runs." % (loop, 2 * loop, count, count / loop,
-                                                              fmt(per_item), per_item * 2 * count / 60,
-                                                              len(loop_rows)), ""]
+                  "%.0f min, and the section makes %d such runs."
+                  % (loop, 2 * loop, count, count / loop, fmt(per_item), per_item * 2 * count / 60, len(loop_rows)),
+                  ""]
     lines += ["| contender | runs | phase | task | wall | requests (discovery / reads / writes) |",
               "|---|---|---|---|---|---|"]
     ours_rows = {}

@@ -69,8 +69,8 @@ class ServiceAccount:
             "apiVersion": "v1", "kind": "Config", "current-context": "automation",
             "clusters": [{"name": "testenv", "cluster": {"server": server, "certificate-authority-data": ca_data}}],
             "users": [{"name": name, "user": {"token": self.token}}],
-            "contexts": [{"name": "automation", "context": {"cluster": "testenv", "user": name,
-                                                             "namespace": namespace}}],
+            "contexts": [{"name": "automation",
+                          "context": {"cluster": "testenv", "user": name, "namespace": namespace}}],
         }
         self.kubeconfig = write_private(os.path.join(directory, "kubeconfig-token"), yaml.safe_dump(config))
         self._wait_allowed()

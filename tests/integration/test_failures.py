@@ -312,8 +312,8 @@ def _user_route(obj):
     return obj is not None and any(r.get("name") == "user-override" for r in obj["spec"].get("http") or [])
 
 
-def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_lost_or_duplicated(old_cluster,
-                                                                                                 tmp_path):
+def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_lost_or_duplicated(
+        old_cluster, tmp_path):
     namespace = old_cluster.new_namespace("stop")
     assert not _scenario("all-v1", namespace, old_cluster.kubeconfig).failed
     before = dict(((o["kind"], o["metadata"]["name"]), o["metadata"]["uid"])

@@ -59,7 +59,7 @@ def test_a_write_outside_its_namespace_names_the_user_the_verb_and_the_resource(
     conn = {"kubeconfig": cluster.restricted_kubeconfig}
     args = {"name": "reviews", "namespace": elsewhere, "host": "reviews", "subsets": {"v1": {"version": "v1"}}}
 
-    res, _ = run_module(M + "destination_rule", args, connection=conn)
+    res = run_module(M + "destination_rule", args, connection=conn)[0]
 
     assert res.get("failed")
     for word in ('"%s"' % RESTRICTED_USER, "cannot get", '"destinationrules"', elsewhere, "403 Forbidden"):
@@ -83,7 +83,7 @@ def test_a_write_outside_its_namespace_names_the_user_the_verb_and_the_resource(
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
-    res, _ = run_module(M + "destination_rule", args, connection=conn)
+    res = run_module(M + "destination_rule", args, connection=conn)[0]
 
     assert res.get("failed")
     for word in ('"%s"' % RESTRICTED_USER, "cannot create", '"destinationrules"', elsewhere):
@@ -105,7 +105,7 @@ def test_the_manifest_grants_exactly_the_verbs_a_full_run_uses(cluster, namespac
             assert play(scenario, namespace, automation.kubeconfig).changed == 0
 
     def ok(module, args, **kwargs):
-        res, _ = run_module(M + module, dict(args, namespace=namespace), connection=conn, **kwargs)
+        res = run_module(M + module, dict(args, namespace=namespace), connection=conn, **kwargs)[0]
         assert not res.get("failed"), "%s: %s" % (module, res.get("msg"))
         return res
 

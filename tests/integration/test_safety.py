@@ -21,7 +21,7 @@ MANAGED = "servicemesh.ack.io/managed-by"
 
 
 def ok(cluster, module, args, **kwargs):
-    res, _ = run_module(M + module, args, connection=cluster.connection(), **kwargs)
+    res = run_module(M + module, args, connection=cluster.connection(), **kwargs)[0]
     assert not res.get("failed"), res.get("msg")
     return res
 
@@ -56,7 +56,7 @@ def test_a_fault_above_the_threshold_needs_consent_and_then_goes_through(cluster
     args = {"host": "ratings", "namespace": ratings, "user": "jason", "percentage_threshold": 50,
             "abort": {"http_status": 503, "percentage": 80}}
     before = cluster.versions(ratings)
-    res, _ = run_module(M + "fault_injection", args, connection=cluster.connection())
+    res = run_module(M + "fault_injection", args, connection=cluster.connection())[0]
     assert res.get("failed") and "allow_unscoped_fault" in res["msg"] and "abort.percentage" in res["msg"]
     assert cluster.versions(ratings) == before
     ok(cluster, "fault_injection", dict(args, allow_unscoped_fault=True))
