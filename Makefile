@@ -77,5 +77,8 @@ import: build
 bench: venv link testenv-up
 	$(PY) benchmarks/run.py
 
+bench-smoke: venv link testenv-up
+	$(PY) benchmarks/run.py --smoke
+
 clean: testenv-down
 	rm -rf build
