@@ -123,7 +123,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import Conflict
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same, strip
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge, prepare_write
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
@@ -225,6 +225,7 @@ class Batch:
         if same(live, wanted):
             self.actions[key] = "unchanged"
             return wanted
+        wanted = prepare_write(resources.kind, live, wanted)
         try:
             if live is None:
                 after = resources.create(wanted, dry_run=self.mesh.check_mode)
