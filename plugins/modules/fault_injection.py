@@ -164,8 +164,8 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry impor
     annotation_key, expiry_from_params, format_time, parse_time, utcnow)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, check_route, converge_http, default_route_index, find_route,
-    place_route, remove_route)
+    build_destinations, build_fault, build_match, check_route, converge_http, default_route_index, fill_from_default,
+    find_route, place_route, remove_route)
 
 PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
 
@@ -256,15 +256,10 @@ def run(mesh):
 
     def place_fault(http):
         http = list(http)
-        default = default_route_index(http)
-        if params["subset"]:
-            destinations = build_destinations(params["host"], None, params["subset"])
-        elif default is not None:
-            destinations = copy.deepcopy(http[default].get("route"))
-        else:
-            raise MeshError("the service has no default route to copy destinations from; give the subset",
-                            field="subset", value=None)
-        if default is None:
+        if not params["subset"]:
+            return place_route(http, fill_from_default(http, dict(route, route=None)))[0]
+        destinations = build_destinations(params["host"], None, params["subset"])
+        if default_route_index(http) is None:
             http.append({"name": "default", "route": copy.deepcopy(destinations)})
         return place_route(http, dict(route, route=destinations))[0]
 

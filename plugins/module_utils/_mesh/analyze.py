@@ -50,6 +50,7 @@ __metaclass__ = type
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import (
     MESH,
+    named_objects,
     compile_regex,
     creation_key,
     fqdn,
@@ -84,8 +85,8 @@ def apply_proposed(existing, proposed, namespace="default"):
     Neither list is modified. The API version is ignored: v1alpha3 and v1 name the same stored object. A
     replacement keeps the replaced object's creationTimestamp, as the API server does on update.
     """
-    result = _named_objects(existing, "existing")
-    for obj in _named_objects(proposed, "proposed"):
+    result = named_objects(existing, "existing")
+    for obj in named_objects(proposed, "proposed"):
         key = _identity(obj, namespace)
         for index, current in enumerate(result):
             if _identity(current, namespace) == key:
@@ -102,25 +103,6 @@ def _keep_creation(current, obj):
     if stamp is None or metadata(obj).get("creationTimestamp") is not None:
         return obj
     return dict(obj, metadata=dict(metadata(obj), creationTimestamp=stamp))
-
-
-def _named_objects(objects, field):
-    """Objects of any kind, each with metadata.name; empty YAML documents are skipped."""
-    if objects is None:
-        return []
-    if is_mapping(objects):
-        objects = [objects]
-    if not is_list(objects):
-        raise MeshError("must be a list of Kubernetes objects", field=field, value=objects)
-    found = []
-    for index, obj in enumerate(objects):
-        if obj is None:
-            continue
-        if not is_mapping(obj) or not isinstance(metadata(obj).get("name"), str):
-            raise MeshError("must be a Kubernetes object with metadata.name", field="%s[%d]" % (field, index),
-                            value=obj)
-        found.append(obj)
-    return found
 
 
 def _identity(obj, namespace):

@@ -346,7 +346,7 @@ class _Predictor:
         tries = 1 + (retries.get("attempts") or 0)
         per_try = retries.get("per_try_timeout_ms")
         tokens = set((retries.get("retry_on") or "").split(","))
-        codes = set(int(t) for t in tokens if t.isdigit())
+        codes = set(int(t) for t in tokens if t.isascii() and t.isdigit())
         results = []
         pending = [(1.0, 0)]
         for number in range(1, tries + 1):

@@ -311,7 +311,7 @@ class Client:
     def _delay(self, attempt, response=None):
         if response is not None:
             retry_after = response.headers.get("retry-after")
-            if retry_after and retry_after.strip().isdigit():
+            if retry_after and retry_after.strip().isascii() and retry_after.strip().isdigit():
                 return min(float(retry_after), self.backoff_cap * 4)
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
         return random.uniform(ceiling / 2, ceiling)

@@ -104,11 +104,8 @@ def ref(obj, namespace, kind="VirtualService"):
     return "%s/%s/%s" % (kind, object_namespace(obj, namespace), metadata(obj).get("name"))
 
 
-def objects_of_kind(objects, kind, field="virtual_services"):
-    """The objects of one kind from a list that may mix kinds (a multi-document YAML file, say).
-
-    An object without ``kind`` counts as the kind asked for, so bare dicts can be passed.
-    """
+def named_objects(objects, field):
+    """Kubernetes objects of any kind, each with a metadata.name; empty YAML documents are skipped."""
     if objects is None:
         return []
     if is_mapping(objects):
@@ -118,15 +115,22 @@ def objects_of_kind(objects, kind, field="virtual_services"):
     found = []
     for index, obj in enumerate(objects):
         if obj is None:
-            continue  # an empty YAML document
+            continue
         if not is_mapping(obj):
             raise MeshError("must be a Kubernetes object (a mapping)", field="%s[%d]" % (field, index), value=obj)
-        if obj.get("kind", kind) == kind:
-            if not _text(metadata(obj).get("name")):
-                raise MeshError("metadata.name is required", field="%s[%d].metadata.name" % (field, index),
-                                value=metadata(obj).get("name"))
-            found.append(obj)
+        if not _text(metadata(obj).get("name")):
+            raise MeshError("metadata.name is required", field="%s[%d].metadata.name" % (field, index),
+                            value=metadata(obj).get("name"))
+        found.append(obj)
     return found
+
+
+def objects_of_kind(objects, kind, field="virtual_services"):
+    """The objects of one kind from a list that may mix kinds (a multi-document YAML file, say).
+
+    An object without ``kind`` counts as the kind asked for, so bare dicts can be passed.
+    """
+    return [obj for obj in named_objects(objects, field) if obj.get("kind", kind) == kind]
 
 
 def spec_of(obj, namespace):
@@ -300,7 +304,7 @@ def normalize_request(request, namespace="default"):
     if ":" in host:
         host, _sep, port_text = host.rpartition(":")
         if port is None:
-            port = int(port_text) if port_text.isdigit() else port_text
+            port = int(port_text) if port_text.isascii() and port_text.isdigit() else port_text
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
         raise MeshError("must be a port number 1..65535", field="request.port", value=port)
 
