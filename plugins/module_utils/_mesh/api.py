@@ -31,6 +31,8 @@ def api_error(response, what=None):
     prefix = "%s: " % what if what else ""
     if response.status == 401:
         text = "%sthe API server rejected the credentials (401 Unauthorized): %s" % (prefix, message)
+        if response.identity:
+            text += " (%s)" % response.identity
     elif response.status == 403:
         text = "%spermission denied (403 Forbidden): %s" % (prefix, message)
     elif response.status == 422 or reason == "Invalid":

@@ -50,14 +50,21 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 RETRIABLE_STATUS = frozenset([429, 500, 502, 503, 504])
 CONNECTION_ERRORS = (ConnectionError, socket.timeout, http_client.HTTPException, ssl.SSLEOFError, OSError)
+EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+# kubeconfig entries whose relative file paths client-go resolves against the file that defines them.
+_CLUSTER_PATHS = ("certificate-authority",)
+_USER_PATHS = ("client-certificate", "client-key", "tokenFile")
 
 
 class Settings:
-    """Where the API server is and how to prove who we are."""
+    """Where the API server is, how to reach it and how to prove who we are."""
 
     def __init__(self):
         self.server = None
+        self.tls_server_name = None
         self.token = None
+        self.username = None
+        self.password = None
         self.ca_file = None
         self.ca_data = None
         self.cert_file = None
@@ -68,10 +75,32 @@ class Settings:
         self.namespace = None
         self.user = None
         self.source = None
+        self.credential = None
+        self.proxy = None
+        self.proxy_source = None
+        self.no_proxy = None
+        self.proxy_headers = {}
+        self.impersonate_user = None
+        self.impersonate_uid = None
+        self.impersonate_groups = []
+        self.impersonate_extra = {}
+
+    def describe(self):
+        """Who we are to the API server and where that came from, for error messages (never the secret)."""
+        parts = ["credentials: %s" % (self.credential or "none (anonymous)")]
+        if self.impersonate_user:
+            parts.append("impersonating %r" % self.impersonate_user)
+        if self.source:
+            parts.append("from %s" % self.source)
+        return "; ".join(parts)
 
 
-def _b64(text):
-    return base64.b64decode(text).decode("utf-8")
+def _b64(text, field=None, kubeconfig=None):
+    try:
+        return base64.b64decode(text).decode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise MeshError("is not base64-encoded PEM data (%s)" % exc, field=field, value="<%d characters>" % len(text),
+                        kubeconfig=kubeconfig)
 
 
 def _resolve(base_dir, path):
@@ -80,38 +109,16 @@ def _resolve(base_dir, path):
     return path
 
 
-def _pick(items, name, what, kubeconfig):
-    for item in items or []:
-        if isinstance(item, dict) and item.get("name") == name:
-            return item.get(what.rstrip("s")) or {}
-    raise MeshError("%s %r is not defined in the kubeconfig" % (what.rstrip("s"), name),
-                    field="context", value=name, kubeconfig=kubeconfig)
+def kubeconfig_paths(value):
+    """Split a KUBECONFIG-style list (``a:b``) into expanded paths, empty entries dropped."""
+    if isinstance(value, (list, tuple)):
+        items = value
+    else:
+        items = str(value).split(os.pathsep)
+    return [os.path.expanduser(os.path.expandvars(item)) for item in items if item]
 
 
-def _run_exec_plugin(spec, kubeconfig):
-    """Run a client-go credential plugin (users[].user.exec) and return its status."""
-    command = [spec.get("command")] + list(spec.get("args") or [])
-    env = dict(os.environ)
-    for item in spec.get("env") or []:
-        env[item["name"]] = item["value"]
-    try:
-        out = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise MeshError("the kubeconfig's exec credential plugin %r failed: %s" % (command[0], exc),
-                        kubeconfig=kubeconfig)
-    try:
-        return json.loads(out.stdout.decode("utf-8")).get("status") or {}
-    except ValueError:
-        raise MeshError("the kubeconfig's exec credential plugin %r did not print an ExecCredential" % command[0])
-
-
-def load_kubeconfig(path, context=None, settings=None):
-    """Fill Settings from a kubeconfig file; errors name the option and the value."""
-    settings = settings or Settings()
-    if not HAS_YAML:
-        raise MeshError("PyYAML is required to read a kubeconfig")
-    if not os.path.isfile(path):
-        raise MeshError("the kubeconfig file does not exist", field="kubeconfig", value=path)
+def _read_kubeconfig(path):
     try:
         with open(path, "rb") as handle:
             config = yaml.safe_load(handle) or {}
@@ -119,83 +126,382 @@ def load_kubeconfig(path, context=None, settings=None):
         raise MeshError("cannot read the kubeconfig: %s" % exc, field="kubeconfig", value=path)
     if not isinstance(config, dict):
         raise MeshError("the kubeconfig is not a mapping", field="kubeconfig", value=path)
-    base_dir = os.path.dirname(os.path.abspath(path))
-    context_name = context or config.get("current-context")
-    if not context_name:
-        raise MeshError("the kubeconfig has no current-context; set the context option", field="kubeconfig", value=path)
-    ctx = _pick(config.get("contexts"), context_name, "contexts", path)
-    cluster = _pick(config.get("clusters"), ctx.get("cluster"), "clusters", path)
-    user = _pick(config.get("users"), ctx.get("user"), "users", path) if ctx.get("user") else {}
+    return config
 
+
+def _named(config, section, path):
+    """{name: entry} of one section, relative file paths resolved against the file's own directory."""
+    base_dir = os.path.dirname(os.path.abspath(path))
+    what = section.rstrip("s")
+    entries = {}
+    for item in config.get(section) or []:
+        if not isinstance(item, dict) or not item.get("name"):
+            continue
+        entry = dict(item.get(what) or {})
+        if section == "clusters":
+            for key in _CLUSTER_PATHS:
+                entry[key] = _resolve(base_dir, entry.get(key))
+        elif section == "users":
+            for key in _USER_PATHS:
+                entry[key] = _resolve(base_dir, entry.get(key))
+            if isinstance(entry.get("exec"), dict):
+                command = entry["exec"].get("command") or ""
+                if os.sep in command:
+                    # client-go: a command with a path separator is relative to the kubeconfig, not the cwd.
+                    entry["exec"] = dict(entry["exec"], command=_resolve(base_dir, command))
+        entry["_file"] = path
+        entries.setdefault(item["name"], entry)
+    return entries
+
+
+def merge_kubeconfigs(paths, required=False):
+    """Read every file of a KUBECONFIG list and merge them as client-go does: the first file that defines
+    a cluster, user or context (or current-context) wins; missing files are skipped."""
+    merged = {"clusters": {}, "users": {}, "contexts": {}, "current-context": None, "files": []}
+    for path in paths:
+        if not os.path.isfile(path):
+            if required:
+                raise MeshError("the kubeconfig file does not exist", field="kubeconfig", value=path)
+            continue
+        config = _read_kubeconfig(path)
+        merged["files"].append(path)
+        for section in ("clusters", "users", "contexts"):
+            for name, entry in _named(config, section, path).items():
+                merged[section].setdefault(name, entry)
+        if not merged["current-context"] and config.get("current-context"):
+            merged["current-context"] = config["current-context"]
+    return merged
+
+
+def _pick(merged, section, name, where):
+    entry = merged[section].get(name)
+    if entry is None:
+        raise MeshError("%s %r is not defined in the kubeconfig (%s)" % (section.rstrip("s"), name, where),
+                        field="context" if section == "contexts" else "kubeconfig", value=name,
+                        kubeconfig=":".join(merged["files"]))
+    return entry
+
+
+def _exec_info(spec, cluster, interactive):
+    """The ExecCredential client-go hands a plugin in KUBERNETES_EXEC_INFO."""
+    info = {"apiVersion": spec.get("apiVersion"), "kind": "ExecCredential", "spec": {"interactive": interactive}}
+    if spec.get("provideClusterInfo"):
+        ca_data = cluster.get("certificate-authority-data")
+        if not ca_data and cluster.get("certificate-authority"):
+            with open(cluster["certificate-authority"], "rb") as handle:
+                ca_data = base64.b64encode(handle.read()).decode("ascii")
+        described = {"server": cluster.get("server")}
+        for key in ("tls-server-name", "insecure-skip-tls-verify", "proxy-url", "disable-compression"):
+            if cluster.get(key):
+                described[key] = cluster[key]
+        if ca_data:
+            described["certificate-authority-data"] = ca_data
+        extension = [e.get("extension") for e in cluster.get("extensions") or []
+                     if isinstance(e, dict) and e.get("name") == "client.authentication.k8s.io/exec"]
+        if extension:
+            described["config"] = extension[0]
+        info["spec"]["cluster"] = described
+    return info
+
+
+def run_exec_plugin(spec, cluster, kubeconfig):
+    """Run a client-go credential plugin (users[].user.exec) and return its ExecCredential status."""
+    command = spec.get("command")
+    api_version = spec.get("apiVersion")
+    if not command:
+        raise MeshError("the exec credential plugin has no command", field="users[].user.exec.command",
+                        value=command, kubeconfig=kubeconfig)
+    if api_version not in EXEC_API_VERSIONS:
+        raise MeshError("unsupported exec plugin apiVersion; use one of %s" % ", ".join(EXEC_API_VERSIONS),
+                        field="users[].user.exec.apiVersion", value=api_version, kubeconfig=kubeconfig)
+    mode = spec.get("interactiveMode") or ("IfAvailable" if api_version.endswith("v1beta1") else None)
+    if mode not in ("Never", "IfAvailable", "Always"):
+        raise MeshError("must be Never, IfAvailable or Always (required for exec apiVersion v1)",
+                        field="users[].user.exec.interactiveMode", value=mode, kubeconfig=kubeconfig)
+    if mode == "Always":
+        # A module has no terminal: a plugin that must prompt would hang or fail without saying why.
+        raise MeshError("the exec credential plugin %r needs an interactive terminal (interactiveMode: Always), "
+                        "which an Ansible module does not have; log in first or use a non-interactive plugin"
+                        % command, field="users[].user.exec.interactiveMode", value=mode, kubeconfig=kubeconfig)
+    env = dict(os.environ)
+    for item in spec.get("env") or []:
+        env[item["name"]] = item["value"]
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(_exec_info(spec, cluster, False), separators=(",", ":"))
+    argv = [command] + list(spec.get("args") or [])
+    try:
+        out = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        hint = " (%s)" % spec["installHint"].strip() if spec.get("installHint") else ""
+        raise MeshError("the kubeconfig's exec credential plugin %r could not run: %s%s" % (command, exc, hint),
+                        kubeconfig=kubeconfig)
+    if out.returncode != 0:
+        stderr = out.stderr.decode("utf-8", "replace").strip()[-2000:]
+        raise MeshError("the kubeconfig's exec credential plugin %r failed with exit code %d: %s"
+                        % (command, out.returncode, stderr or "(no output on stderr)"), kubeconfig=kubeconfig)
+    try:
+        credential = json.loads(out.stdout.decode("utf-8"))
+    except ValueError:
+        raise MeshError("the kubeconfig's exec credential plugin %r did not print an ExecCredential" % command,
+                        kubeconfig=kubeconfig)
+    if not isinstance(credential, dict) or credential.get("apiVersion") != api_version:
+        raise MeshError("the exec credential plugin %r answered apiVersion %r, the kubeconfig asks for %r"
+                        % (command, credential.get("apiVersion") if isinstance(credential, dict) else None,
+                           api_version), kubeconfig=kubeconfig)
+    status = credential.get("status") or {}
+    if not (status.get("token") or status.get("clientCertificateData") or status.get("clientKeyData")):
+        raise MeshError("the exec credential plugin %r returned no token and no certificate" % command,
+                        kubeconfig=kubeconfig)
+    if bool(status.get("clientCertificateData")) != bool(status.get("clientKeyData")):
+        raise MeshError("the exec credential plugin %r returned a certificate or a key, not both" % command,
+                        kubeconfig=kubeconfig)
+    return status
+
+
+def _jwt_expiry(token):
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def oidc_token(provider, kubeconfig):
+    """The id-token of an ``auth-provider: oidc`` user, if it is still valid."""
+    config = provider.get("config") or {}
+    token = config.get("id-token")
+    expiry = _jwt_expiry(token) if token else None
+    if token and (expiry is None or expiry > time.time() + 10):
+        return token
+    state = "has expired" if token else "is missing"
+    if config.get("refresh-token") and config.get("idp-issuer-url"):
+        raise MeshError("the kubeconfig's oidc id-token %s and refreshing it is not supported by this collection; "
+                        "refresh it with kubectl (or kubelogin) first, or switch the user to an exec plugin" % state,
+                        field="users[].user.auth-provider.config.id-token", kubeconfig=kubeconfig)
+    raise MeshError("the kubeconfig's oidc id-token %s and there is no refresh-token and idp-issuer-url to "
+                    "refresh it with" % state, field="users[].user.auth-provider.config.id-token",
+                    kubeconfig=kubeconfig)
+
+
+def _apply_user(settings, user, cluster, where, kubeconfig):
+    name = settings.user
+    if user.get("token") and user.get("username"):
+        raise MeshError("a kubeconfig user may have a token or a username/password, not both",
+                        field="users[%s].user" % name, kubeconfig=kubeconfig)
+    if user.get("token"):
+        settings.token = user["token"]
+        settings.credential = "bearer token of kubeconfig user %r" % name
+    elif user.get("tokenFile"):
+        try:
+            with open(user["tokenFile"]) as handle:
+                settings.token = handle.read().strip()
+        except OSError as exc:
+            raise MeshError("cannot read the token file: %s" % exc, field="users[%s].user.tokenFile" % name,
+                            value=user["tokenFile"], kubeconfig=kubeconfig)
+        settings.credential = "bearer token from file %s (kubeconfig user %r)" % (user["tokenFile"], name)
+    if user.get("username") is not None:
+        settings.username, settings.password = str(user["username"]), str(user.get("password") or "")
+        settings.credential = "basic auth as %r (kubeconfig user %r)" % (settings.username, name)
+    if user.get("client-certificate-data"):
+        settings.cert_data = _b64(user["client-certificate-data"], "users[%s].user.client-certificate-data" % name,
+                                  kubeconfig)
+    elif user.get("client-certificate"):
+        settings.cert_file = user["client-certificate"]
+    if user.get("client-key-data"):
+        settings.key_data = _b64(user["client-key-data"], "users[%s].user.client-key-data" % name, kubeconfig)
+    elif user.get("client-key"):
+        settings.key_file = user["client-key"]
+    if bool(settings.cert_file or settings.cert_data) != bool(settings.key_file or settings.key_data):
+        raise MeshError("a kubeconfig user needs both a client certificate and its key",
+                        field="users[%s].user" % name, kubeconfig=kubeconfig)
+    if settings.cert_file or settings.cert_data:
+        settings.credential = settings.credential or "client certificate of kubeconfig user %r" % name
+    provider = user.get("auth-provider")
+    if provider:
+        if not isinstance(provider, dict) or provider.get("name") != "oidc":
+            raise MeshError("unsupported auth-provider; only oidc is supported (the gcp and azure providers were "
+                            "removed from kubectl too: use their exec plugins)",
+                            field="users[%s].user.auth-provider.name" % name,
+                            value=provider.get("name") if isinstance(provider, dict) else provider,
+                            kubeconfig=kubeconfig)
+        settings.token = oidc_token(provider, kubeconfig)
+        settings.credential = "oidc id-token of kubeconfig user %r" % name
+    if user.get("exec"):
+        status = run_exec_plugin(user["exec"], cluster, kubeconfig)
+        if status.get("token"):
+            settings.token = status["token"]
+        if status.get("clientCertificateData"):
+            settings.cert_file = settings.key_file = None
+            settings.cert_data, settings.key_data = status["clientCertificateData"], status["clientKeyData"]
+        settings.credential = "exec plugin %r of kubeconfig user %r" % (user["exec"].get("command"), name)
+    if user.get("as"):
+        settings.impersonate_user = user["as"]
+    if user.get("as-uid"):
+        settings.impersonate_uid = user["as-uid"]
+    settings.impersonate_groups = list(user.get("as-groups") or [])
+    settings.impersonate_extra = dict(user.get("as-user-extra") or {})
+
+
+def load_kubeconfig(path, context=None, settings=None, required=True):
+    """Fill Settings from a kubeconfig (a path, a ``a:b`` list, or the loaded mapping)."""
+    settings = settings or Settings()
+    if not HAS_YAML:
+        raise MeshError("PyYAML is required to read a kubeconfig")
+    if isinstance(path, dict):
+        merged = {"clusters": {}, "users": {}, "contexts": {}, "files": ["<kubeconfig option>"],
+                  "current-context": path.get("current-context")}
+        for section in ("clusters", "users", "contexts"):
+            merged[section] = _named(path, section, os.path.join(os.getcwd(), "kubeconfig"))
+    else:
+        paths = kubeconfig_paths(path)
+        merged = merge_kubeconfigs(paths, required=required and len(paths) == 1)
+        if not merged["files"]:
+            raise MeshError("none of the kubeconfig files exists", field="kubeconfig", value=path)
+    kubeconfig = ":".join(merged["files"])
+    context_name = context or merged["current-context"]
+    if not context_name:
+        raise MeshError("the kubeconfig has no current-context; set the context option", field="kubeconfig",
+                        value=kubeconfig)
+    where = "kubeconfig %s, context %r" % (kubeconfig, context_name)
+    ctx = _pick(merged, "contexts", context_name, where)
+    cluster = _pick(merged, "clusters", ctx.get("cluster"), where)
+    user = _pick(merged, "users", ctx.get("user"), where) if ctx.get("user") else {}
     settings.server = settings.server or cluster.get("server")
     settings.namespace = ctx.get("namespace")
     settings.user = ctx.get("user")
-    settings.source = "kubeconfig %s (context %s)" % (path, context_name)
+    settings.source = where
+    settings.tls_server_name = cluster.get("tls-server-name")
+    if cluster.get("proxy-url"):
+        settings.proxy, settings.proxy_source = cluster["proxy-url"], "proxy-url of kubeconfig cluster %r" % (
+            ctx.get("cluster"))
     if cluster.get("insecure-skip-tls-verify"):
         settings.verify = False
     if cluster.get("certificate-authority-data"):
-        settings.ca_data = _b64(cluster["certificate-authority-data"])
+        settings.ca_data = _b64(cluster["certificate-authority-data"],
+                                "clusters[%s].cluster.certificate-authority-data" % ctx.get("cluster"), kubeconfig)
     elif cluster.get("certificate-authority"):
-        settings.ca_file = _resolve(base_dir, cluster["certificate-authority"])
-    if user.get("token"):
-        settings.token = user["token"]
-    elif user.get("tokenFile"):
-        with open(_resolve(base_dir, user["tokenFile"])) as handle:
-            settings.token = handle.read().strip()
-    if user.get("client-certificate-data"):
-        settings.cert_data = _b64(user["client-certificate-data"])
-    elif user.get("client-certificate"):
-        settings.cert_file = _resolve(base_dir, user["client-certificate"])
-    if user.get("client-key-data"):
-        settings.key_data = _b64(user["client-key-data"])
-    elif user.get("client-key"):
-        settings.key_file = _resolve(base_dir, user["client-key"])
-    if user.get("exec"):
-        status = _run_exec_plugin(user["exec"], path)
-        settings.token = status.get("token") or settings.token
-        settings.cert_data = status.get("clientCertificateData") or settings.cert_data
-        settings.key_data = status.get("clientKeyData") or settings.key_data
+        settings.ca_file = cluster["certificate-authority"]
+    _apply_user(settings, user, cluster, where, kubeconfig)
     return settings
 
 
+def in_cluster_settings(settings=None, directory=None):
+    """The pod's service account, as client-go's InClusterConfig reads it."""
+    settings = settings or Settings()
+    directory = directory or IN_CLUSTER_DIR
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if ":" in host and not host.startswith("["):
+        host = "[%s]" % host
+    settings.server = "https://%s:%s" % (host, port)
+    token_file = os.path.join(directory, "token")
+    try:
+        with open(token_file) as handle:
+            settings.token = handle.read().strip()
+    except OSError as exc:
+        raise MeshError("running in a pod, but cannot read the service account token: %s" % exc,
+                        field="in-cluster token", value=token_file)
+    settings.ca_file = os.path.join(directory, "ca.crt")
+    try:
+        with open(os.path.join(directory, "namespace")) as handle:
+            settings.namespace = handle.read().strip() or "default"
+    except OSError:
+        settings.namespace = "default"
+    settings.source = "in-cluster service account (%s)" % directory
+    settings.credential = "service account token from %s" % token_file
+    return settings
+
+
+def _in_cluster_available():
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("KUBERNETES_SERVICE_PORT")
+                and os.path.isfile(os.path.join(IN_CLUSTER_DIR, "token")))
+
+
+def _default_kubeconfig():
+    """KUBECONFIG (a list) or ~/.kube/config, as kubectl looks for them; None when neither exists."""
+    env_paths = kubeconfig_paths(os.environ.get("KUBECONFIG", ""))
+    if env_paths:
+        return env_paths if any(os.path.isfile(p) for p in env_paths) else None
+    default_path = os.path.expanduser("~/.kube/config")
+    return [default_path] if os.path.isfile(default_path) else None
+
+
 def settings_from_params(params):
-    """Build Settings from module options, then the kubeconfig, then in-cluster."""
+    """Settings from module options, a kubeconfig and the pod's service account, in kubernetes.core's order.
+
+    1. ``server`` with a complete credential (token, username/password or certificate and key) is used alone;
+    2. else an explicit ``kubeconfig``/``context`` (or K8S_AUTH_KUBECONFIG / K8S_AUTH_CONTEXT) is loaded;
+    3. else ``KUBECONFIG`` when set, then the in-cluster service account, then ``~/.kube/config``.
+    Options given then override what was loaded, so ``server`` alone only moves the endpoint.
+    """
     settings = Settings()
-    kubeconfig = params.get("kubeconfig")
     host = params.get("server")
-    if not kubeconfig and not host:
-        env_path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-        default_path = os.path.expanduser("~/.kube/config")
-        if env_path:
-            kubeconfig = env_path
-        elif os.path.isfile(default_path):
-            kubeconfig = default_path
-        elif os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.isdir(IN_CLUSTER_DIR):
-            settings.server = "https://%s:%s" % (os.environ["KUBERNETES_SERVICE_HOST"],
-                                                 os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
-            with open(os.path.join(IN_CLUSTER_DIR, "token")) as handle:
-                settings.token = handle.read().strip()
-            settings.ca_file = os.path.join(IN_CLUSTER_DIR, "ca.crt")
-            with open(os.path.join(IN_CLUSTER_DIR, "namespace")) as handle:
-                settings.namespace = handle.read().strip()
-            settings.source = "in-cluster service account"
-        else:
-            raise MeshError("no cluster to talk to: set kubeconfig or server (or K8S_AUTH_KUBECONFIG / K8S_AUTH_HOST)")
-    if kubeconfig:
-        load_kubeconfig(kubeconfig, params.get("context"), settings)
+    complete = bool(params.get("api_key") or (params.get("username") and params.get("password"))
+                    or (params.get("client_cert") and params.get("client_key")))
+    if host and complete:
+        settings.source = "module options (server %s)" % host
+    elif params.get("kubeconfig") or params.get("context"):
+        load_kubeconfig(params.get("kubeconfig") or _default_kubeconfig() or os.path.expanduser("~/.kube/config"),
+                        params.get("context"), settings)
+    elif os.environ.get("KUBECONFIG") and _default_kubeconfig():
+        load_kubeconfig(_default_kubeconfig(), None, settings, required=False)
+    elif _in_cluster_available():
+        in_cluster_settings(settings)
+    elif _default_kubeconfig():
+        load_kubeconfig(_default_kubeconfig(), None, settings)
+    elif not host:
+        raise MeshError("no cluster to talk to: set kubeconfig or server (or K8S_AUTH_KUBECONFIG / K8S_AUTH_HOST); "
+                        "no KUBECONFIG, ~/.kube/config or in-cluster service account was found")
+    _apply_options(settings, params)
+    return settings
+
+
+def _apply_options(settings, params):
+    host = params.get("server")
     if host:
-        settings.server = host
-        settings.source = settings.source or "server %s" % host
+        settings.server = host.rstrip("/")
+        settings.source = settings.source or "module options (server %s)" % host
     if params.get("api_key"):
-        settings.token = params["api_key"]
+        settings.token, settings.username, settings.password = params["api_key"], None, None
+        settings.credential = "bearer token from the api_key option"
+    if params.get("username"):
+        settings.token = None
+        settings.username, settings.password = params["username"], params.get("password") or ""
+        settings.credential = "basic auth as %r from the username option" % params["username"]
     if params.get("ca_cert"):
         settings.ca_file, settings.ca_data = params["ca_cert"], None
     if params.get("client_cert"):
         settings.cert_file, settings.cert_data = params["client_cert"], None
+        settings.credential = settings.credential or "client certificate %s" % params["client_cert"]
     if params.get("client_key"):
         settings.key_file, settings.key_data = params["client_key"], None
     if params.get("validate_certs") is False:
         settings.verify = False
+    if params.get("proxy"):
+        settings.proxy, settings.proxy_source = params["proxy"], "proxy option"
+    if params.get("no_proxy"):
+        settings.no_proxy = params["no_proxy"]
+    headers = params.get("proxy_headers") or {}
+    if headers.get("proxy_basic_auth"):
+        settings.proxy_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(
+            headers["proxy_basic_auth"].encode("utf-8")).decode("ascii")
+    if headers.get("user_agent"):
+        settings.proxy_headers["User-Agent"] = headers["user_agent"]
+    if headers.get("basic_auth") and not (settings.token or settings.username):
+        settings.username, _sep, settings.password = headers["basic_auth"].partition(":")
+        settings.credential = "basic auth as %r from proxy_headers.basic_auth" % settings.username
+    if params.get("impersonate_user"):
+        settings.impersonate_user = params["impersonate_user"]
+        settings.impersonate_uid, settings.impersonate_extra = None, {}
+        settings.impersonate_groups = []
+    if params.get("impersonate_groups"):
+        settings.impersonate_groups = list(params["impersonate_groups"])
+    if (settings.impersonate_groups or settings.impersonate_extra or settings.impersonate_uid) \
+            and not settings.impersonate_user:
+        raise MeshError("impersonating groups, a uid or extra fields needs a user to impersonate too "
+                        "(impersonate_user, or the kubeconfig's as)", field="impersonate_groups",
+                        value=settings.impersonate_groups)
     for option, path in (("ca_cert", settings.ca_file), ("client_cert", settings.cert_file),
                          ("client_key", settings.key_file)):
         if path and not os.path.isfile(path):
@@ -205,7 +511,80 @@ def settings_from_params(params):
     parts = urlsplit(settings.server)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise MeshError("must be an http(s) URL", field="server", value=settings.server)
-    return settings
+    if settings.proxy:
+        proxy = _proxy_url(settings.proxy)
+        if urlsplit(proxy).scheme != "http":
+            raise MeshError("only http:// proxies are supported (an https CONNECT tunnel through them is); "
+                            "https:// and socks5:// proxies are not", field=settings.proxy_source,
+                            value=settings.proxy)
+
+
+def _proxy_url(value):
+    return value if "://" in value else "http://" + value
+
+
+def _no_proxy_match(host, port, no_proxy):
+    """Go's NO_PROXY rules: '*', IPs and CIDRs, domains matching themselves and their subdomains, optional :port."""
+    import ipaddress  # only on the proxy path
+
+    host = host.lower().strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in (no_proxy or "").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry and address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name, entry_port = entry, None
+        if entry.startswith("[") and "]" in entry:
+            name, _sep, rest = entry[1:].partition("]")
+            entry_port = rest.lstrip(":") or None
+        elif entry.count(":") == 1:
+            name, entry_port = entry.split(":")
+        if entry_port and entry_port != str(port):
+            continue
+        if address is not None:
+            try:
+                if address == ipaddress.ip_address(name):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.lstrip("*").lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def proxy_for(settings, scheme, host, port):
+    """The proxy URL a request to host:port goes through, or None (kubeconfig/option first, then the environment)."""
+    if settings.proxy:
+        if settings.proxy_source == "proxy option" and _no_proxy_match(host, port, settings.no_proxy):
+            return None
+        return _proxy_url(settings.proxy)
+    names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY", "http_proxy")
+    value = next((os.environ[n] for n in names if os.environ.get(n)), None)
+    if not value:
+        return None
+    # Go's ProxyFromEnvironment never proxies localhost or loopback IPs.
+    bare = host.strip("[]").lower()
+    if bare == "localhost" or bare.startswith("127.") or bare == "::1":
+        return None
+    no_proxy = ",".join(v for v in (settings.no_proxy, os.environ.get("NO_PROXY") or os.environ.get("no_proxy"))
+                        if v)
+    if _no_proxy_match(host, port, no_proxy):
+        return None
+    return _proxy_url(value)
 
 
 def _load_chain(context, cert_file, key_file, cert_data, key_data):
@@ -233,7 +612,48 @@ def _private_temp(data):
     return path
 
 
+def auth_headers(settings):
+    """The credential and impersonation headers every request carries."""
+    headers = []
+    if settings.token:
+        headers.append(("Authorization", "Bearer %s" % settings.token))
+    elif settings.username is not None:
+        pair = "%s:%s" % (settings.username, settings.password or "")
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")))
+    if settings.impersonate_user:
+        headers.append(("Impersonate-User", settings.impersonate_user))
+        if settings.impersonate_uid:
+            headers.append(("Impersonate-Uid", settings.impersonate_uid))
+        headers.extend(("Impersonate-Group", group) for group in settings.impersonate_groups)
+        for key in sorted(settings.impersonate_extra):
+            values = settings.impersonate_extra[key]
+            for value in values if isinstance(values, list) else [values]:
+                headers.append(("Impersonate-Extra-%s" % _quote_header_key(key), value))
+    return headers
+
+
+def _quote_header_key(key):
+    """client-go percent-encodes extra keys that are not legal header name characters."""
+    legal = "!#$&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return "".join(c if c in legal else "".join("%%%02X" % b for b in c.encode("utf-8")) for c in key)
+
+
+class _HTTPSConnection(http_client.HTTPSConnection):
+    """HTTPS that can present (SNI) and verify another name than the host it dials: tls-server-name."""
+
+    def __init__(self, host, port, server_name=None, **kwargs):
+        super(_HTTPSConnection, self).__init__(host, port, **kwargs)
+        self._server_name = server_name
+
+    def connect(self):
+        http_client.HTTPConnection.connect(self)
+        name = self._server_name or self._tunnel_host or self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=name.strip("[]"))
+
+
 class Response:
+    identity = None
+
     def __init__(self, status, body, headers):
         self.status = status
         self.body = body
@@ -265,7 +685,10 @@ class Client:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._prefix = parts.path.rstrip("/")
         self._conn = None
+        self._absolute = None
+        self._proxy_request_headers = {}
         self._ssl = self._ssl_context() if parts.scheme == "https" else None
+        self._auth_headers = auth_headers(settings)
 
     def _ssl_context(self):
         s = self.settings
@@ -278,9 +701,29 @@ class Client:
         return context
 
     def _connect(self):
+        proxy = proxy_for(self.settings, self._scheme, self._host, self._port)
+        self._absolute = None
+        if proxy is None:
+            if self._scheme == "https":
+                return _HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl,
+                                        server_name=self.settings.tls_server_name)
+            return http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        parts = urlsplit(proxy)
+        headers = dict(self.settings.proxy_headers)
+        if parts.username is not None and "Proxy-Authorization" not in headers:
+            from urllib.parse import unquote  # only on the proxy path
+
+            pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
         if self._scheme == "https":
-            return http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
-        return http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            conn = _HTTPSConnection(parts.hostname, parts.port or 80, timeout=self.timeout, context=self._ssl,
+                                    server_name=self.settings.tls_server_name)
+            conn.set_tunnel(self._host, self._port, headers=headers)
+            return conn
+        # Plain http through a proxy: the absolute URL goes to the proxy, which forwards it.
+        self._absolute = "http://%s:%d" % (self._host, self._port)
+        self._proxy_request_headers = headers
+        return http_client.HTTPConnection(parts.hostname, parts.port or 80, timeout=self.timeout)
 
     def close(self):
         if self._conn is not None:
@@ -292,21 +735,35 @@ class Client:
             self._conn = self._connect()
         reused = self.requests_made > 0
         try:
-            self._conn.request(method, url, body=payload, headers=headers)
-            raw = self._conn.getresponse()
-            body = raw.read()
+            raw, body = self._exchange(method, url, payload, headers)
         except (http_client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             # A kept-alive connection the server closed while idle: reconnect once, not a retry.
             self.close()
             if not reused:
                 raise
             self._conn = self._connect()
-            self._conn.request(method, url, body=payload, headers=headers)
-            raw = self._conn.getresponse()
-            body = raw.read()
+            raw, body = self._exchange(method, url, payload, headers)
         finally:
             self.requests_made += 1
-        return Response(raw.status, body, dict((k.lower(), v) for k, v in raw.getheaders()))
+        response = Response(raw.status, body, dict((k.lower(), v) for k, v in raw.getheaders()))
+        if raw.status == 401:
+            response.identity = "API server %s; %s" % (self.settings.server, self.settings.describe())
+        return response
+
+    def _exchange(self, method, url, payload, headers):
+        """One request; headers is a list of pairs because Impersonate-Group may repeat."""
+        conn = self._conn
+        if self._absolute:
+            url = self._absolute + url
+            headers = headers + list(self._proxy_request_headers.items())
+        conn.putrequest(method, url, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if payload is not None:
+            conn.putheader("Content-Length", str(len(payload)))
+        conn.endheaders(payload)
+        raw = conn.getresponse()
+        return raw, raw.read()
 
     def _delay(self, attempt, response=None):
         if response is not None:
@@ -321,13 +778,12 @@ class Client:
         url = self._prefix + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
-        headers = {"Accept": "application/json", "User-Agent": "ack.servicemesh"}
+        headers = [("Accept", "application/json"), ("User-Agent", "ack.servicemesh")]
         payload = None
         if body is not None:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
-            headers["Content-Type"] = content_type
-        if self.settings.token:
-            headers["Authorization"] = "Bearer %s" % self.settings.token
+            headers.append(("Content-Type", content_type))
+        headers.extend(self._auth_headers)
         attempt = 0
         while True:
             try:
