@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cluster as cluster_mod  # noqa: E402
+import import_time  # noqa: E402
 import report  # noqa: E402
 import tools  # noqa: E402
 import workloads  # noqa: E402
@@ -333,6 +334,9 @@ def main(argv=None):
         with open(opts.raw, "w") as out:
             json.dump(raw, out, indent=1)
     text = report.render(raw, smoke=opts.smoke)
+    kept = import_time.kept_section(opts.output)
+    if kept:
+        text = import_time.replace_section(text, kept)
     with open(opts.output, "w") as out:
         out.write(text)
     log("wrote %s" % os.path.relpath(opts.output, ROOT))
