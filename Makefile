@@ -9,7 +9,7 @@ COLLECTION_LINK := build/collections/ansible_collections/ack/servicemesh
 SANITY_TREE := build/sanity/ansible_collections/ack/servicemesh
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
-        build import bench bench-smoke clean
+        build import bench bench-smoke clean proxy-tools
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -40,7 +40,7 @@ demo: venv link
 	scripts/testenv up
 	$(PY) scripts/demo.py
 
-test: venv link unit sanity lint integration molecule
+test: venv link unit sanity lint proxy-tools integration molecule
 	@echo "make test: all suites passed"
 
 unit: venv link
@@ -60,6 +60,12 @@ lint: venv link
 
 integration: venv link testenv-up
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+# The connection tests (tests/integration/test_connect.py) need a real forward proxy.
+proxy-tools:
+	@command -v tinyproxy >/dev/null || test -x /usr/bin/tinyproxy || { \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tinyproxy) || \
+	  (sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q tinyproxy); }
 
 molecule: venv link
 	cd extensions && molecule test --all
