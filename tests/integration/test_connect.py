@@ -159,9 +159,9 @@ def _prefixed(lab, tmp):
 
 
 def _contexts(lab, tmp):
-    path = write_config(os.path.join(tmp, "config"), {"lab": {"server": lab.server.url(),
-                                                               "certificate-authority": lab.pki.ca_file},
-                                                       "gone": {"server": "https://127.0.0.1:9"}},
+    clusters = {"lab": {"server": lab.server.url(), "certificate-authority": lab.pki.ca_file},
+                "gone": {"server": "https://127.0.0.1:9"}}
+    path = write_config(os.path.join(tmp, "config"), clusters,
                         {"dev": {"token": "t-dev"}, "ops": {"token": "t-ops"}},
                         {"main": ("gone", "dev", None), "ops@lab": ("lab", "ops", "team-ops")})
     return {"kubeconfig": path, "context": "ops@lab"}
@@ -170,8 +170,8 @@ def _contexts(lab, tmp):
 def _relative(lab, tmp):
     sub = os.path.join(tmp, "nested", "kube")
     os.makedirs(os.path.join(sub, "pki"))
-    for src, dst in ((lab.pki.ca_file, "ca.crt"), (lab.pki.client_cert, "alice.crt"), (lab.pki.client_key,
-                                                                                     "alice.key")):
+    copies = ((lab.pki.ca_file, "ca.crt"), (lab.pki.client_cert, "alice.crt"), (lab.pki.client_key, "alice.key"))
+    for src, dst in copies:
         with open(src, "rb") as handle, open(os.path.join(sub, "pki", dst), "wb") as out:
             out.write(handle.read())
     path = simple(lab, sub, {"client-certificate": "pki/alice.crt", "client-key": "pki/alice.key"},
@@ -289,6 +289,21 @@ def _proxied(server_host="127.0.0.1", via="kubeconfig", credentials=None, no_pro
     return build
 
 
+def _expired_oidc(lab, tmp):
+    config = {"id-token": jwt(time.time() - 60), "refresh-token": "r", "client-id": "kube",
+              "idp-issuer-url": "https://127.0.0.1:9"}
+    return {"kubeconfig": simple(lab, tmp, {"auth-provider": {"name": "oidc", "config": config}})}
+
+
+def _cert_args(lab, version):
+    return ["cert", version, lab.pki.client_cert, lab.pki.client_key]
+
+
+def _token_t(lab, version):
+    return ["token", version, "t"]
+
+
+EXTRA_ENV = {"name": "EXTRA", "value": "-plus"}
 LOOPBACK_ENV_PROXY = ("client-go never uses HTTPS_PROXY for localhost or loopback addresses "
                       "(ProxyFromEnvironment); the kubernetes package sends it through the proxy")
 NO_IMPERSONATION = "the kubernetes package ignores as/as-groups; client-go sends Impersonate-* headers"
@@ -341,29 +356,23 @@ CASES = [
     Case("oidc-id-token", lambda lab, tmp: {"kubeconfig": simple(lab, tmp, {"auth-provider": {
         "name": "oidc", "config": {"id-token": jwt(time.time() + 3600), "client-id": "kube"}}})},
         {"auth": "oidc"}),
-    Case("oidc-expired-refresh-unsupported", lambda lab, tmp: {"kubeconfig": simple(lab, tmp, {"auth-provider": {
-        "name": "oidc", "config": {"id-token": jwt(time.time() - 60), "refresh-token": "r", "client-id": "kube",
-                                   "idp-issuer-url": "https://127.0.0.1:9"}}})},
-        error="refreshing it is not supported", k8s="the loader tries the refresh and fails to reach the issuer",
-        k8s_error=""),
+    Case("oidc-expired-refresh-unsupported", _expired_oidc, error="refreshing it is not supported",
+         k8s="the loader tries the refresh and fails to reach the issuer", k8s_error=""),
     Case("auth-provider-gcp-refused", lambda lab, tmp: {"kubeconfig": simple(lab, tmp, {"auth-provider": {
         "name": "gcp", "config": {}}})}, error="unsupported auth-provider",
         k8s="the loader's gcp provider needs google-auth", k8s_error=""),
     Case("exec-v1-token", _exec(lambda p: p, lambda lab, v: ["token", v, "t-exec"]), {"auth": bearer("t-exec")}),
-    Case("exec-v1beta1-cert", _exec(lambda p: p, lambda lab, v: ["cert", v, lab.pki.client_cert,
-                                                                  lab.pki.client_key], "v1beta1"), CERT),
+    Case("exec-v1beta1-cert", _exec(lambda p: p, _cert_args, "v1beta1"), CERT),
     Case("exec-relative-command", _exec(lambda p: "./bin/cred", lambda lab, v: ["token", v, "t-rel"]),
          {"auth": bearer("t-rel")}),
-    Case("exec-env", _exec(lambda p: p, lambda lab, v: ["token", v, "t-env"], env=[{"name": "EXTRA",
-                                                                                     "value": "-plus"}]),
+    Case("exec-env", _exec(lambda p: p, lambda lab, v: ["token", v, "t-env"], env=[EXTRA_ENV]),
          {"auth": bearer("t-env-plus")}),
     Case("exec-provide-cluster-info", _exec(lambda p: p, lambda lab, v: ["info", v], provideClusterInfo=True),
          {"exec_info": "cluster"}),
     Case("exec-no-cluster-info", _exec(lambda p: p, lambda lab, v: ["info", v]), {"exec_info": "bare"}),
     Case("exec-failing-plugin-stderr", _exec(lambda p: p, lambda lab, v: ["fail", v]),
          error="run 'sso login --profile prod' first", k8s_error="sso login"),
-    Case("exec-interactive-always-refused", _exec(lambda p: p, lambda lab, v: ["token", v, "t"],
-                                                   interactiveMode="Always"),
+    Case("exec-interactive-always-refused", _exec(lambda p: p, _token_t, interactiveMode="Always"),
          error="needs an interactive terminal", k8s=("the kubernetes package ignores interactiveMode and runs the "
                                                      "plugin without a terminal"), k8s_expect={"auth": bearer("t")}),
     Case("kubeconfig-as-groups", lambda lab, tmp: {"kubeconfig": simple(lab, tmp, {

@@ -511,9 +511,10 @@ def _apply_options(settings, params):
     if settings.proxy:
         proxy = _proxy_url(settings.proxy)
         if urlsplit(proxy).scheme != "http":
+            parts = urlsplit(proxy)
+            shown = proxy.replace(parts.netloc, parts.netloc.rpartition("@")[2]) if "@" in parts.netloc else proxy
             raise MeshError("only http:// proxies are supported (an https CONNECT tunnel through them is); "
-                            "https:// and socks5:// proxies are not", field=settings.proxy_source,
-                            value=settings.proxy)
+                            "https:// and socks5:// proxies are not", field=settings.proxy_source, value=shown)
 
 
 def _proxy_url(value):

@@ -255,3 +255,9 @@ def test_importing_the_client_adds_no_import_beyond_the_common_path():
     extra = [m for m in out.stdout.decode().split() if m.split(".")[0] not in allowed
              and not m.startswith("_cython")]
     assert extra == []
+
+
+def test_refused_proxy_url_does_not_show_its_credentials():
+    with pytest.raises(MeshError) as info:
+        client.settings_from_params({"server": "https://api:6443", "api_key": "t", "proxy": "socks5://u:pw@p:1"})
+    assert "pw" not in info.value.msg and "socks5://p:1" in info.value.msg
