@@ -36,7 +36,7 @@ PROBE = ("import sys, time; sys.path.insert(0, %r); import importlib, ansible.mo
 def measure(module, runs):
     code = "import json; " + PROBE % TREE
     cpu, wall = [], []
-    for _ in range(runs):
+    for _run in range(runs):
         out = subprocess.run([sys.executable, "-c", code, module], stdout=subprocess.PIPE, check=True, cwd=ROOT)
         sample = json.loads(out.stdout)
         cpu.append(sample[0] * 1000.0)
