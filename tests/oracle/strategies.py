@@ -72,26 +72,25 @@ LOCALITIES = mix(["us-east", "us-east/zone1", "us-east/zone1/sub", "us-west", "e
 
 
 @st.composite
-def _sample(draw, values, valid):
-    return draw(st.sampled_from(valid if _MODE["clean"] else values))
+def _sample(draw, mixed, valid):
+    return draw(valid if _MODE["clean"] else mixed)
 
 
 def pool(values):
+    # Strategies are built here, once: building them inside a draw costs more than the draw.
     if isinstance(values, Pool):
-        return _sample(values, values.valid)
+        return _sample(st.sampled_from(list(values)), st.sampled_from(values.valid))
     return st.sampled_from(values)
 
 
 @st.composite
-def _either(draw, usual, odd):
-    if _MODE["clean"]:
-        return draw(usual)
-    return draw(st.one_of(usual, odd))
+def _either(draw, usual, any_of):
+    return draw(usual if _MODE["clean"] else any_of)
 
 
 def or_edge(usual, odd):
     """``usual``, or in an edgy draw sometimes ``odd``."""
-    return _either(usual, odd)
+    return _either(usual, st.one_of(usual, odd))
 
 
 def maybe(strategy):
@@ -103,11 +102,13 @@ def optional_dict(required=None, **fields):
     required = required or {}
     keys = sorted(fields)
 
+    choices = {mode: st.lists(st.sampled_from(keys), unique=True, max_size=min(len(keys), 3 if mode else 6))
+               for mode in (True, False)} if keys else None
+
     @st.composite
     def build(draw):
         out = {key: draw(strategy) for key, strategy in sorted(required.items())}
-        limit = min(len(keys), 3 if _MODE["clean"] else 6)
-        chosen = draw(st.lists(st.sampled_from(keys), unique=True, max_size=limit)) if keys else []
+        chosen = draw(choices[_MODE["clean"]]) if keys else []
         for key in chosen:
             out[key] = draw(fields[key])
         return out
@@ -259,6 +260,10 @@ http_route = optional_dict(
 )
 
 
+_ROUTE_DESTINATIONS = small_list(http_route_destination, min_size=1, max_size=2)
+_ONE_DESTINATION = small_list(http_route_destination, min_size=1, max_size=1)
+
+
 @st.composite
 def usual_http_route(draw):
     """Most real routes forward to destinations: bias towards the valid core, then add extras."""
@@ -274,12 +279,12 @@ def usual_http_route(draw):
         else:
             for key in ("redirect", "directResponse", "delegate"):
                 route.pop(key, None)
-            route["route"] = draw(small_list(http_route_destination, min_size=1, max_size=2))
+            route["route"] = draw(_ROUTE_DESTINATIONS)
         if "mirrors" in route:
             route.pop("mirror", None)
         return route
     if draw(st.integers(0, 3)) and not route.get("route"):
-        route["route"] = [draw(http_route_destination)]
+        route["route"] = draw(_ONE_DESTINATION)
         for key in ("redirect", "directResponse", "delegate"):
             if draw(st.booleans()):
                 route.pop(key, None)
@@ -299,34 +304,49 @@ tls_match = st.builds(lambda sni, rest: dict(rest, sniHosts=sni), small_list(poo
 tls_route = optional_dict(match=small_list(tls_match, max_size=2), route=small_list(route_destination, max_size=2))
 
 
+_VS = {
+    "clean_hosts": small_list(pool(HOSTS), min_size=1, max_size=2),
+    "clean_gateways": small_list(pool(GATEWAYS), min_size=1, max_size=2),
+    "clean_tcp": small_list(tcp_route, min_size=1, max_size=2),
+    "clean_http": small_list(usual_http_route(), min_size=1, max_size=3),
+    "export_to": pool(EXPORT_TO),
+    "hosts": small_list(pool(HOSTS), min_size=1, max_size=3),
+    "gateways": small_list(pool(GATEWAYS), max_size=2),
+    "http": small_list(usual_http_route(), max_size=4),
+    "tcp": small_list(tcp_route, max_size=2),
+    "tls": small_list(tls_route, max_size=2),
+    "export_to_list": small_list(pool(EXPORT_TO), max_size=3),
+}
+
+
 @st.composite
 def virtual_service_spec(draw, clean=False):
     _MODE["clean"] = clean
     spec = {}
     if clean:
-        spec["hosts"] = draw(small_list(pool(HOSTS), min_size=1, max_size=2))
+        spec["hosts"] = draw(_VS["clean_hosts"])
         if draw(st.integers(0, 5)) == 0:
-            spec["gateways"] = draw(small_list(pool(GATEWAYS), min_size=1, max_size=2))
+            spec["gateways"] = draw(_VS["clean_gateways"])
         if draw(st.integers(0, 7)) == 0:
-            spec["tcp"] = draw(small_list(tcp_route, min_size=1, max_size=2))
+            spec["tcp"] = draw(_VS["clean_tcp"])
         else:
-            spec["http"] = draw(small_list(usual_http_route(), min_size=1, max_size=3))
+            spec["http"] = draw(_VS["clean_http"])
         if draw(st.integers(0, 5)) == 0:
-            spec["exportTo"] = [draw(pool(EXPORT_TO))]
+            spec["exportTo"] = [draw(_VS["export_to"])]
         return spec
     if draw(st.integers(0, 9)):
-        spec["hosts"] = draw(small_list(pool(HOSTS), min_size=1, max_size=3))
+        spec["hosts"] = draw(_VS["hosts"])
     elif draw(st.booleans()):
         spec["hosts"] = []
     if draw(st.integers(0, 3)) == 0:
-        spec["gateways"] = draw(small_list(pool(GATEWAYS), max_size=2))
+        spec["gateways"] = draw(_VS["gateways"])
     kind = draw(st.integers(0, 9))
     if kind < 7 or draw(st.booleans()):
-        spec["http"] = draw(small_list(usual_http_route(), max_size=4))
+        spec["http"] = draw(_VS["http"])
     if kind >= 7:
-        spec["tcp" if kind == 7 else "tls"] = draw(small_list(tcp_route if kind == 7 else tls_route, max_size=2))
+        spec["tcp" if kind == 7 else "tls"] = draw(_VS["tcp" if kind == 7 else "tls"])
     if draw(st.integers(0, 4)) == 0:
-        spec["exportTo"] = draw(small_list(pool(EXPORT_TO), max_size=3))
+        spec["exportTo"] = draw(_VS["export_to_list"])
     return spec
 
 
@@ -467,13 +487,20 @@ subset = optional_dict(
 )
 
 
+_DR = {
+    "host": pool(DEST_HOSTS),
+    "subsets": small_list(subset, max_size=3),
+    "export_to": small_list(pool(EXPORT_TO), max_size=3),
+}
+
+
 @st.composite
 def destination_rule_spec(draw, clean=False):
     _MODE["clean"] = clean
     spec = {}
     if clean:
-        spec["host"] = draw(pool(DEST_HOSTS))
-        spec["subsets"] = draw(small_list(subset, max_size=3))
+        spec["host"] = draw(_DR["host"])
+        spec["subsets"] = draw(_DR["subsets"])
         policy = draw(traffic_policy)
         if "tunnel" in policy:
             policy.pop("proxyProtocol", None)
@@ -483,13 +510,13 @@ def destination_rule_spec(draw, clean=False):
             spec["trafficPolicy"] = policy
         return spec
     if draw(st.integers(0, 19)):
-        spec["host"] = draw(pool(DEST_HOSTS))
+        spec["host"] = draw(_DR["host"])
     if draw(st.integers(0, 2)):
-        spec["subsets"] = draw(small_list(subset, max_size=3))
+        spec["subsets"] = draw(_DR["subsets"])
     if draw(st.booleans()):
         spec["trafficPolicy"] = draw(traffic_policy)
     if draw(st.integers(0, 4)) == 0:
-        spec["exportTo"] = draw(small_list(pool(EXPORT_TO), max_size=3))
+        spec["exportTo"] = draw(_VS["export_to_list"])
     if draw(st.integers(0, 6)) == 0:
         spec["workloadSelector"] = {"matchLabels": draw(labels)}
     return spec

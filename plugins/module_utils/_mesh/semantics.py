@@ -71,6 +71,14 @@ def canonical_host(host, namespace):
     return host
 
 
+def same_service(first, second):
+    """With the namespace unknown, is a short name the same service as a cluster-local FQDN?"""
+    def short_of(short, full):
+        return ("." not in short and full.startswith(short + ".") and full.endswith("." + CLUSTER_DOMAIN)
+                and full.count(".") == 4)
+    return first == second or short_of(first, second) or short_of(second, first)
+
+
 def host_specificity(pattern, host):
     """How well a host pattern (a rule's host) claims ``host``, or None when it does not.
 
@@ -105,8 +113,8 @@ def most_specific(host, candidates):
 # Routes
 
 
-def _always_true(key, condition):
-    """A condition every request meets: any path or any method."""
+def condition_takes_all(key, condition):
+    """True if a match condition (``uri: {prefix: /}``) holds for every request: any path or any method."""
     if not isinstance(condition, dict):
         return False
     kinds = [kind for kind in ("exact", "prefix", "regex") if kind in condition]
@@ -127,7 +135,7 @@ def match_block_takes_all(block):
     """True if one match block takes every request: no conditions, or only ``uri: {prefix: /}`` and the like."""
     if not isinstance(block, dict):
         return False
-    return all(key in MATCH_LABEL_KEYS or _always_true(key, value) for key, value in block.items())
+    return all(key in MATCH_LABEL_KEYS or condition_takes_all(key, value) for key, value in block.items())
 
 
 def is_catch_all(route):
@@ -232,6 +240,8 @@ def parse_duration_ns(text):
         if not unit:
             raise ValueError("needs a unit (ns, us, ms, s, m or h), such as '7s'")
         if unit not in _UNITS_NS:
+            if not unit.isalpha():
+                raise ValueError("must be a duration such as '7s', '1.5s', '100ms' or '1h2m'")
             raise ValueError("has unknown unit %r (use ns, us, ms, s, m or h)" % unit)
         factor = _UNITS_NS[unit]
         if whole > (_MAX_NS - 1) // factor:

@@ -33,7 +33,7 @@ import warnings
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import (
-    NS_PER_MS, canonical_host, destinations, is_catch_all, most_specific, parse_duration_ns)
+    NS_PER_MS, canonical_host, destinations, is_catch_all, most_specific, parse_duration_ns, same_service)
 
 try:
     import re2 as _re2
@@ -457,12 +457,16 @@ def validate_gateway_refs(gateways, path, problems):
     """Check gateway references the way Istio does: ``namespace/name`` with both DNS-1123 labels, or a
     legacy bare name (``mesh``, ``name``, ``name.namespace``: a domain name; the dotted form gets a warning).
 
-    Istio stops at the first bare name and checks none after it; so does this.
+    Istio stops at the first bare name and checks none after it; so does this (except for types,
+    which the API server checks).
     """
+    stopped = False
     for index, ref in enumerate(gateways):
         where = _item(path, index)
         if not isinstance(ref, str):
             problems.add(where, "must be a string", ref)
+            continue
+        if stopped:
             continue
         namespace, slash, name = ref.partition("/")
         if not slash:
@@ -473,7 +477,8 @@ def validate_gateway_refs(gateways, path, problems):
             reason = _precondition_problem(ref) or _labels_problem(ref)
             if reason:
                 problems.add(where, "must be <namespace>/<name> or a gateway name: %s" % reason, ref)
-            return
+            stopped = True
+            continue
         if not namespace or not name:
             problems.add(where, "must be <namespace>/<name> with neither part empty", ref)
         if not is_dns1123_label(namespace):
@@ -928,6 +933,9 @@ def _validate_header_operations(value, path, problems):
 
 def _check_edited_header(name, field, problems, request):
     """Envoy cannot edit pseudo headers or Host, except that a request may set the authority."""
+    if not isinstance(name, str):
+        problems.add(field, "header name must be a string", name)
+        return
     if not name:
         problems.add(field, "header name must not be empty", name)
         return
@@ -948,7 +956,8 @@ def _authority_edits(route):
     request = headers.get("request") if isinstance(headers.get("request"), dict) else {}
     for operation in ("set", "add"):
         edits = request.get(operation) if isinstance(request.get(operation), dict) else {}
-        found.extend(value for name, value in edits.items() if name.lower() in (":authority", "host"))
+        found.extend(value for name, value in edits.items()
+                     if isinstance(name, str) and name.lower() in (":authority", "host"))
     return found
 
 
@@ -977,8 +986,8 @@ def _validate_route_destinations(value, path, problems, http, legacy_weights):
         message = "must be an integer from 0 to 100 before Istio 1.15" if legacy_weights else "must be >= 0"
         weight = _int(entry, "weight", entry_path, problems, 0, high, message)
         weights.append(weight)
-        if weight is not None:
-            total += weight
+        if _is_int(entry.get("weight")):
+            total += entry["weight"]  # Istio adds negative weights too
     if len(entries) < 2:
         return
     if legacy_weights:
@@ -1041,8 +1050,16 @@ def _validate_abort(value, path, problems):
     abort = _mapping(value, path, problems)
     if abort is None:
         return
-    _unknown_keys(abort, ABORT_KEYS, path, problems)
-    _fault_percentage(abort, path, problems)
+    # "percent" is left out of the unknown-key report: it gets its own message.
+    _unknown_keys(abort, ABORT_KEYS + ("percent",), path, problems)
+    if "percent" in abort:
+        # The pre-1.5 form: pruned on write, so the abort would be stored with no percentage and never fire.
+        replacement = abort["percent"] if _is_number(abort["percent"]) else "N"
+        problems.add(_field(path, "percent"), "was removed in Istio 1.5 and the API server drops it, so this "
+                                              "abort would never fire: use percentage: {value: %s}" % replacement,
+                     abort["percent"])
+    else:
+        _fault_percentage(abort, path, problems)
     error_types = [key for key in ("httpStatus", "grpcStatus", "http2Error") if _has(abort, key)]
     if len(error_types) > 1:
         problems.add(path, "httpStatus, grpcStatus and http2Error are one-of: set only one", error_types)
@@ -1557,7 +1574,7 @@ def _validate_outlier(outlier, path, problems):
         problems.warn(_field(path, "consecutiveErrors"), "is deprecated: use consecutiveGatewayErrors or "
                                                          "consecutive5xxErrors", outlier["consecutiveErrors"])
     _bool(outlier, "splitExternalLocalOriginErrors", path, problems)
-    local_failures = _int(outlier, "consecutiveLocalOriginFailures", path, problems)
+    local_failures = _int(outlier, "consecutiveLocalOriginFailures", path, problems, 0, None, "must be >= 0")
     if local_failures and local_failures > 0 and outlier.get("splitExternalLocalOriginErrors") is not True:
         problems.add(_field(path, "consecutiveLocalOriginFailures"), "needs splitExternalLocalOriginErrors: true",
                      local_failures)
@@ -1661,7 +1678,7 @@ def _validate_consistent_hash(chash, path, problems):
     algorithms = [key for key in ("ringHash", "maglev") if _has(chash, key)]
     if len(algorithms) > 1:
         problems.add(path, "ringHash and maglev are one-of: set only one", algorithms)
-    if _int(chash, "minimumRingSize", path, problems):
+    if _int(chash, "minimumRingSize", path, problems, 0, None, "must be >= 0"):
         problems.warn(_field(path, "minimumRingSize"), "is deprecated: use ringHash.minimumRingSize",
                       chash["minimumRingSize"])
         if algorithms:
@@ -1916,7 +1933,7 @@ def validate_traffic_policy(value, path, problems, namespace=None):
         if port is None:
             problems.add(_field(where, "port"), "is required")
         elif _has(port, "number"):
-            _int(port, "number", _field(where, "port"), problems)
+            _int(port, "number", _field(where, "port"), problems, 0, 2 ** 32 - 1, "must be a port number")
         if not any(_has(port_policy, key) for key in PORT_TRAFFIC_POLICY_KEYS if key != "port"):
             problems.add(where, "must set at least one of loadBalancer, connectionPool, outlierDetection or tls",
                          port_policy)
@@ -2028,6 +2045,13 @@ def validate_cross_refs(virtual_service_spec, destination_rules, path="spec", na
     for rule in destination_rules if isinstance(destination_rules, list) else ():
         if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"]:
             rules.append((canonical_host(rule["host"], namespace), (rule["host"], _rule_subsets(rule))))
+
+    def candidates(host):
+        if namespace:
+            return rules
+        # Namespace unknown: a short name stands for that service in any namespace.
+        return [(host if same_service(host, pattern) else pattern, item) for pattern, item in rules]
+
     for kind in ("http", "tls", "tcp"):
         routes = virtual_service_spec.get(kind)
         for index, route in enumerate(routes if isinstance(routes, list) else ()):
@@ -2035,7 +2059,8 @@ def validate_cross_refs(virtual_service_spec, destination_rules, path="spec", na
                 host, subset = destination.get("host"), destination.get("subset")
                 if not isinstance(host, str) or not host or not isinstance(subset, str) or not subset:
                     continue
-                applied = most_specific(canonical_host(host, namespace), rules)
+                host_name = canonical_host(host, namespace)
+                applied = most_specific(host_name, candidates(host_name))
                 defined = []
                 for _rule_host, names in applied:
                     defined.extend(name for name in names if name not in defined)
