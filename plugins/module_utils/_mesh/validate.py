@@ -349,8 +349,9 @@ def _is_jwt_claim(name):
     if not name.lower().startswith(_JWT_CLAIM_PREFIX):
         return False
     rest = name[len(_JWT_CLAIM_PREFIX):]
-    return (rest.startswith(".") and len(rest) > 1) or (rest.startswith("[") and rest.endswith("]")
-                                                         and len(rest) > 2)
+    dotted = rest.startswith(".") and len(rest) > 1
+    bracketed = rest.startswith("[") and rest.endswith("]") and len(rest) > 2
+    return dotted or bracketed
 
 
 def validate_header_name(name, field, problems, allow_jwt_claim=False):
