@@ -5,8 +5,9 @@ edges of Istio's rules (tests/oracle/strategies.py); each object goes through ou
 validator (plugins/module_utils/_mesh/validate.py) and through istio-validate, Istio's
 validation compiled from the istio.io/istio that the mesh lab's istiod runs
 (tests/mesh/oracle.py), one long-lived process fed in batches. One refusing what the
-other accepts is a disagreement: it fails the test and is appended to corpus.jsonl,
-which every run replays first.
+other accepts is a disagreement, and so is an Istio error whose field none of our
+messages names (differential.FIELD_OF_MESSAGE); a disagreement fails the test and is
+appended to corpus.jsonl, which every run replays first.
 """
 
 import os
@@ -39,7 +40,8 @@ def _report(label, counts, seconds):
 def _explain(disagreements, limit=15):
     lines = []
     for case in disagreements[:limit]:
-        lines.append("istio=%s ours=%s object=%s" % (case["istio"], case["ours"], case["object"]["spec"]))
+        lines.append("istio=%s ours=%s unnamed=%s object=%s" % (case["istio"], case["ours"], case.get("unnamed"),
+                                                                case["object"]["spec"]))
     return "\n".join(lines)
 
 

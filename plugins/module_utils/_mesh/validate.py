@@ -1832,7 +1832,7 @@ def _validate_load_balancer(balancer, path, problems, outlier):
     if chash is not None:
         _validate_consistent_hash(chash, _field(path, "consistentHash"), problems)
     if _has(balancer, "localityLbSetting") and _has(balancer, "zoneAwareLbSetting"):
-        problems.add(path, "localityLbSetting and zoneAwareLbSetting cannot be set together")
+        problems.add(_field(path, "zoneAwareLbSetting"), "cannot be combined with localityLbSetting")
     locality = _object(balancer, "localityLbSetting", path, problems)
     if locality is not None:
         _validate_locality_lb(locality, _field(path, "localityLbSetting"), problems, outlier)
@@ -1917,7 +1917,7 @@ def validate_traffic_policy(value, path, problems, namespace=None):
         problems.add(path, "must set at least one of %s" % ", ".join(TRAFFIC_POLICY_KEYS), policy)
         return
     if _has(policy, "tunnel") and _has(policy, "proxyProtocol"):
-        problems.add(path, "tunnel and proxyProtocol cannot be set together")
+        problems.add(_field(path, "proxyProtocol"), "cannot be combined with tunnel", policy["proxyProtocol"])
         return
     _policy_parts(policy, path, problems, namespace)
     ports_path = _field(path, "portLevelSettings")
