@@ -69,7 +69,16 @@ class Oracle:
         self.proc = subprocess.Popen([self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      bufsize=1 << 20)
 
+    BATCH = 500
+
     def judge(self, objects):
+        """Verdicts for ``objects``, in order; sent in batches, so memory stays bounded."""
+        verdicts = []
+        for start in range(0, len(objects), self.BATCH):
+            verdicts.extend(self._judge_batch(objects[start:start + self.BATCH]))
+        return verdicts
+
+    def _judge_batch(self, objects):
         payload = b"".join(json.dumps(obj, separators=(",", ":")).encode() + b"\n" for obj in objects)
 
         def feed():  # in a thread, so that neither pipe can fill up while the other waits
