@@ -88,7 +88,7 @@ class Oracle:
         writer = threading.Thread(target=feed, daemon=True)
         writer.start()
         verdicts = []
-        for _ in objects:
+        while len(verdicts) < len(objects):
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError("istio-validate exited (code %s)" % self.proc.poll())
