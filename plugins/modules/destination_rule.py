@@ -123,8 +123,11 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate imp
 KIND = "DestinationRule"
 
 
-def wanted_spec(params):
-    """The spec fields this task sets, validated as a whole before anything is read or written."""
+def wanted_spec(params, namespace=None, warn=None):
+    """The spec fields this task sets, validated as a whole before anything is read or written.
+
+    What Istio accepts but warns about goes to ``warn`` (the task's warnings).
+    """
     problems = Problems()
     spec = {"host": params["host"]}
     if params["host"] is None or not str(params["host"]).strip():
@@ -136,16 +139,18 @@ def wanted_spec(params):
         spec["trafficPolicy"] = params["traffic_policy"]
     if params["export_to"] is not None:
         spec["exportTo"] = params["export_to"]
-    validate_destination_rule(spec, path="spec", problems=problems)
+    validate_destination_rule(spec, path="spec", problems=problems, namespace=namespace)
     problems.raise_if_any()
+    for warning in problems.warnings if warn else ():
+        warn(str(warning))
     return spec
 
 
 def run(mesh):
     params = mesh.params
-    spec = wanted_spec(params) if params["state"] == "present" else None
-    resources = mesh.resources(KIND)
     namespace = mesh.namespace()
+    spec = wanted_spec(params, namespace, mesh.module.warn) if params["state"] == "present" else None
+    resources = mesh.resources(KIND)
 
     def change(live):
         if spec is None:

@@ -42,7 +42,10 @@ options:
     choices: [present, absent]
     default: present
   hosts:
-    description: The hosts the rules apply to (Istio's C(hosts)). Required when creating.
+    description:
+      - The hosts the rules apply to (Istio's C(hosts)).
+      - Leave out for a delegate VirtualService, whose http routes another VirtualService hands over with
+        C(delegate) (as Flagger and Argo Rollouts use); a delegate may have no gateways, tcp or tls routes.
     type: list
     elements: str
   gateways:
@@ -218,16 +221,19 @@ def run(mesh):
     resources = mesh.resources(KIND)
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if params["check_subsets"] else None
+    warned = set()
 
     def change(live):
         if not present:
             return None
         obj = live or new_object(resources.api_version, KIND, params["name"], namespace)
         obj.setdefault("spec", {}).update(given)
-        problems = validate_virtual_service(obj["spec"], path="spec")
-        if not obj["spec"].get("hosts"):
-            problems.add("hosts", "is required when creating a VirtualService", params["hosts"])
+        problems = validate_virtual_service(obj["spec"], path="spec", namespace=namespace)
         problems.raise_if_any()
+        for warning in problems.warnings:  # what Istio accepts but warns about: a task warning, once
+            if str(warning) not in warned:
+                warned.add(str(warning))
+                mesh.module.warn(str(warning))
         return merge_metadata(obj, params["labels"], params["annotations"])
 
     def checked_change(live):

@@ -53,9 +53,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate imp
     named_objects,
     compile_regex,
     creation_key,
-    fqdn,
     gateways_of,
-    host_specificity,
     is_list,
     is_mapping,
     metadata,
@@ -65,6 +63,8 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate imp
     spec_of,
     string_match_kind,
 )
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import (
+    condition_takes_all, destinations, fqdn, most_specific)
 
 ERROR = "error"
 WARNING = "warning"
@@ -137,35 +137,18 @@ def analyze(virtual_services, destination_rules, namespace="default", legacy_wei
 
 # IST0101 --------------------------------------------------------------------------------------------------
 
-def _destinations(route, field):
-    """(field, destination) for every destination a route sends traffic to, mirrors included."""
-    for index, item in enumerate(route.get("route") or []):
-        if is_mapping(item) and is_mapping(item.get("destination")):
-            yield "%s.route[%d].destination" % (field, index), item["destination"]
-    if is_mapping(route.get("mirror")):
-        yield field + ".mirror", route["mirror"]
-    for index, item in enumerate(route.get("mirrors") or []):
-        if is_mapping(item) and is_mapping(item.get("destination")):
-            yield "%s.mirrors[%d].destination" % (field, index), item["destination"]
-
-
 def _rules_for(host, rules, namespace):
     """The DestinationRules a sidecar applies to a host: the most specific host match."""
-    scored = []
+    candidates = []
     for rule in rules:
         rule_host = spec_of(rule, namespace).get("host")
         if isinstance(rule_host, str) and rule_host:
-            score = host_specificity(fqdn(rule_host, object_namespace(rule, namespace)), host)
-            if score is not None:
-                scored.append((score, rule))
-    if not scored:
-        return []
-    best = max(score for score, _rule in scored)
-    return [rule for score, rule in scored if score == best]
+            candidates.append((fqdn(rule_host, object_namespace(rule, namespace)), rule))
+    return most_specific(host, candidates)
 
 
 def _subset_findings(route, field, obj_ref, vs_ns, rules, namespace):
-    for where, dest in _destinations(route, field):
+    for where, dest in destinations(route, field):
         subset = dest.get("subset")
         host = dest.get("host")
         if not subset or not isinstance(host, str):
@@ -297,13 +280,11 @@ def _string_condition(match, field, ignore_case):
 
 
 def _always(key, condition):
-    """Conditions every request meets: any path, any method."""
+    """Conditions every request meets (any path, any method), as semantics defines a catch-all."""
     kind, text, _case = condition
-    if key == ("uri",):
-        return kind is None or (kind == "prefix" and text in ("", "/")) or (kind == "regex" and text in (".*", "/.*"))
-    if key == ("method",):
-        return kind is None or (kind == "regex" and text == ".*")
-    return False
+    if len(key) != 1 or kind not in (None, "exact", "prefix", "regex"):
+        return False
+    return condition_takes_all(key[0], {} if kind is None else {kind: text})
 
 
 def _implies(later, earlier):

@@ -76,9 +76,9 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate imp
     is_list,
     is_mapping,
     objects_of_kind,
-    short_name,
     simulate,
 )
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import short_name
 
 BOOKINFO_GRAPH = {
     "entry": "productpage",

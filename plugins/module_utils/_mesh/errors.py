@@ -94,16 +94,28 @@ class MeshError(Exception):
 
 
 class Problems:
-    """Collects problems so validation can report everything before failing once."""
+    """Collects problems so validation can report everything before failing once.
+
+    ``warnings`` holds what Istio accepts but warns about: modules pass them on as task
+    warnings; they never fail a task.
+    """
 
     def __init__(self):
         self.items = []
+        self.warnings = []
 
     def add(self, field, message, value=_UNSET):
         self.items.append(Problem(field, message, value))
 
+    def warn(self, field, message, value=_UNSET):
+        self.warnings.append(Problem(field, message, value))
+
     def extend(self, other):
-        self.items.extend(other.items if isinstance(other, Problems) else other)
+        if isinstance(other, Problems):
+            self.items.extend(other.items)
+            self.warnings.extend(other.warnings)
+        else:
+            self.items.extend(other)
 
     def __bool__(self):
         return bool(self.items)

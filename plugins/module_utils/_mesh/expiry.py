@@ -23,7 +23,7 @@ import datetime
 import re
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import parse_duration_ms
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import duration_ms
 
 PREFIX = "servicemesh.ack.io/fault-expires."
 # The name part of an annotation key: at most 63 characters, alphanumeric at both ends.
@@ -87,7 +87,7 @@ def expiry_from_params(params, now):
         return None
     text = str(value).strip()
     try:
-        seconds = int(text) if _SECONDS.match(text) else parse_duration_ms(text) / 1000.0
+        seconds = int(text) if _SECONDS.match(text) else duration_ms(text) / 1000.0
     except ValueError as exc:
         raise MeshError("%s (or a number of seconds)" % exc, field="expires_in", value=value)
     if seconds < 1:

@@ -23,6 +23,7 @@ import re
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import is_catch_all
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, validate_host, validate_port, validate_virtual_service)
@@ -64,14 +65,6 @@ ROUTE_ARGUMENT_SPEC = dict(
     after=dict(type="str"),
 )
 ROUTE_MUTUALLY_EXCLUSIVE = [("subset", "destinations"), ("before", "after")]
-
-
-def is_catch_all(route):
-    """A route with no match, or with a match block that has no condition, takes every request."""
-    match = route.get("match") if isinstance(route, dict) else None
-    if not match:
-        return True
-    return any(isinstance(block, dict) and not block for block in match)
 
 
 def default_route_index(http):

@@ -48,7 +48,10 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import semantics
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import (
+    fqdn, host_specificity, request_fqdn)
 
 try:
     # Istio compiles match regexes with RE2; Python's re differs on look-around and back-references.
@@ -58,7 +61,6 @@ except ImportError:
     _regex_engine = re
     HAS_RE2 = False
 
-CLUSTER_DOMAIN = "svc.cluster.local"
 MESH = "mesh"
 STRING_MATCH_KINDS = ("exact", "prefix", "regex")
 # Istio's retry policy when a route sets none (no retriable status codes since Istio 1.24).
@@ -70,10 +72,6 @@ REQUEST_FIELDS = frozenset((
     "host", "headers", "cookies", "user", "uri", "query", "method", "scheme", "port", "authority",
     "source_labels", "source_namespace", "gateway"))
 
-_DURATION = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT_MS = {"ns": 1e-6, "us": 1e-3, "\u00b5s": 1e-3, "\u03bcs": 1e-3, "ms": 1, "s": 1000, "m": 60000,
-            "h": 3600000}
 _regex_cache = {}
 
 
@@ -142,44 +140,6 @@ def spec_of(obj, namespace):
     return spec
 
 
-def fqdn(host, namespace):
-    """Istio expands a short name (no dot) with the namespace of the object that uses it."""
-    host = host.lower()
-    if "." in host or host.startswith("*"):
-        return host
-    return "%s.%s.%s" % (host, namespace, CLUSTER_DOMAIN)
-
-
-def request_fqdn(host, namespace):
-    """A client may also say ``name.ns.svc``; Kubernetes DNS completes it like a short name."""
-    host = host.lower()
-    if host.endswith(".svc"):
-        return host + ".cluster.local"
-    return fqdn(host, namespace)
-
-
-def short_name(host_fqdn, namespace):
-    """``reviews.default.svc.cluster.local`` in namespace ``default`` is ``reviews``; other hosts stay whole."""
-    suffix = ".%s.%s" % (namespace, CLUSTER_DOMAIN)
-    if host_fqdn.endswith(suffix):
-        return host_fqdn[:-len(suffix)]
-    return host_fqdn
-
-
-def host_specificity(pattern, host):
-    """How well a VirtualService host claims a request host, or None.
-
-    Envoy prefers an exact domain over any wildcard, and a longer wildcard over a shorter one.
-    """
-    if pattern == host:
-        return (2, len(pattern))
-    if pattern == "*":
-        return (1, 0)
-    if pattern.startswith("*.") and host.endswith(pattern[1:]):
-        return (1, len(pattern))
-    return None
-
-
 def creation_key(obj, namespace):
     """Istio's order among objects that conflict: oldest creationTimestamp, then name, then namespace.
 
@@ -203,14 +163,14 @@ def creation_key(obj, namespace):
 
 
 def duration_ms(value, field):
-    """A Go/protobuf duration ("7s", "1.5s", "300ms", "1m30s") in milliseconds; whole ms as int."""
-    if not _text(value) or not _DURATION.fullmatch(value):
+    """A duration ("7s", "1.5s", "300ms", "1m30s") in milliseconds; whole ms as int (see semantics.duration_ms)."""
+    try:
+        milliseconds = semantics.duration_ms(value)
+    except ValueError:
+        milliseconds = None
+    if milliseconds is None or milliseconds < 0:
         raise MeshError("must be a duration such as '3s' or '500ms'", field=field, value=value)
-    total = 0.0
-    for number, unit in _DURATION_PART.findall(value):
-        total += float(number) * _UNIT_MS[unit]
-    total = round(total, 6)
-    return int(total) if total == int(total) else total
+    return milliseconds
 
 
 def compile_regex(pattern, field):
