@@ -3,7 +3,7 @@
 import os
 import sys
 
-from ansible_run import ROOT, run_module
+from ansible_run import ROOT, run_module, run_playbook
 from conformance import assert_conforms
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -75,3 +75,99 @@ def test_bad_route_in_any_service_writes_nothing(cluster, namespace):
     assert res.get("failed")
     assert "services[2].routes[0]" in res["msg"] and "'1.5ms'" in res["msg"]
     assert cluster.versions(namespace) == before
+
+
+def _writes(namespace, start):
+    """(verb, resource, name, dry run) of every write this collection sent into the namespace."""
+    events = audit_events("default", start)
+    return [(e["verb"], e["resource"], e["name"], "dryRun=All" in (e["uri"] or "")) for e in events
+            if e["user_agent"] == "ack.servicemesh" and e["namespace"] == namespace
+            and e["verb"] not in ("get", "list", "watch")]
+
+
+def test_several_changes_are_dry_run_first_and_one_refusal_writes_nothing(cluster, namespace):
+    conn = cluster.connection()
+    args = {"namespace": namespace, "services": FAULT_DELAY, "api_version": "v1"}
+    run_module(M, args, connection=conn)
+    before = cluster.versions(namespace)
+
+    # Two changes; the second passes our validation but the CRD's CEL rule refuses it (interval below 1ms).
+    bad = [dict(s) for s in FAULT_DELAY]
+    bad[0] = dict(bad[0], weights={"v1": 100}, subsets=[{"name": "v1", "labels": {"version": "v1"}},
+                                                        {"name": "v9", "labels": {"version": "v9"}}])
+    bad[3] = dict(bad[3], subsets=[{"name": "v1", "labels": {"version": "v1"}, "traffic_policy": {
+        "outlierDetection": {"interval": "500us"}}}])
+    start = audit_offset()
+    res = run_module(M, dict(args, services=bad), connection=conn)[0]
+    assert res.get("failed")
+    assert res["msg"].startswith("nothing was written: the API server refused DestinationRule %s/details in a dry "
+                                 "run" % namespace), res["msg"]
+    assert "spec.subsets[0].trafficPolicy.outlierDetection.interval" in res["msg"], res["msg"]
+    assert res["status"] == 422
+    assert cluster.versions(namespace) == before
+    writes = _writes(namespace, start)
+    assert writes and all(dry for _verb, _resource, _name, dry in writes), writes
+
+    # The same two changes, valid: each is sent as a dry run, then written.
+    good = [dict(s) for s in bad]
+    good[3] = dict(FAULT_DELAY[3], weights={"v2": 100})
+    start = audit_offset()
+    res = run_module(M, dict(args, services=good), connection=conn)[0]
+    assert res["changed"] and not res.get("failed"), res.get("msg")
+    assert _writes(namespace, start) == [
+        ("update", "destinationrules", "productpage", True), ("update", "virtualservices", "details", True),
+        ("update", "destinationrules", "productpage", False), ("update", "virtualservices", "details", False)]
+    # A no-op sends neither dry runs nor writes.
+    start = audit_offset()
+    assert run_module(M, dict(args, services=good), connection=conn)[0]["changed"] is False
+    assert _writes(namespace, start) == []
+
+
+def test_analysis_errors_fail_before_any_write_and_warnings_are_task_warnings(cluster, namespace):
+    conn = cluster.connection()
+    args = {"namespace": namespace, "services": FAULT_DELAY}
+    run_module(M, args, connection=conn)
+    before = cluster.versions(namespace)
+    shadowed = [dict(s) for s in FAULT_DELAY]
+    # A route after a route for the same user can never be hit (IST0131, a warning).
+    shadowed[1] = dict(shadowed[1], routes=[{"name": "user-override", "user": "jason", "subset": "v2"},
+                                            {"name": "jason-v3", "user": "jason", "subset": "v3"}])
+    res = run_module(M, dict(args, services=shadowed, fail_on="warning"), connection=conn)[0]
+    assert res.get("failed") and res["msg"].startswith("nothing was written: 1 finding(s)"), res["msg"]
+    assert [(f["code"], f["object"]) for f in res["findings"]] == [
+        ("IST0131", "VirtualService/%s/reviews" % namespace)]
+    assert cluster.versions(namespace) == before
+    res = run_module(M, dict(args, services=shadowed), connection=conn)[0]
+    assert res["changed"] and not res.get("failed"), res.get("msg")
+    assert any("IST0131" in w for w in res.get("warnings") or []), res.get("warnings")
+
+
+def test_predictions_per_user_come_with_the_write(cluster, namespace):
+    res = run_module(M, {"namespace": namespace, "services": FAULT_DELAY, "predict_for": ["jason", None]},
+                     connection=cluster.connection())[0]
+    assert not res.get("failed"), res.get("msg")
+    jason, anonymous = res["predictions"]
+    assert (jason["user"], jason["outcome"], jason["latency_s"]) == ("jason", "reviews_unavailable", 6.0)
+    assert (anonymous["user"], anonymous["outcome"], anonymous["stars"]) == (None, "ok", "none")
+
+
+def test_a_fault_on_the_service_the_user_is_routed_on_joins_the_users_route(cluster, namespace):
+    """fault-delay with fault_delay_service=reviews: the delay fires for jason, who stays on reviews v2."""
+    variables = dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=cluster.kubeconfig,
+                     fault_delay_service="reviews")
+    result = run_playbook(os.path.join(ROOT, "playbooks", "fault-delay.yml"), variables)
+    assert not result.failed, result.proc.stdout[-3000:]
+    reviews = cluster.get("VirtualService", namespace, "reviews")["spec"]["http"]
+    assert reviews == [
+        {"name": "user-override", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+         "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+         "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}}},
+        {"name": "default", "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]
+    assert [r["name"] for r in cluster.get("VirtualService", namespace, "ratings")["spec"]["http"]] == ["default"]
+    versions = cluster.versions(namespace)
+    again = run_playbook(os.path.join(ROOT, "playbooks", "fault-delay.yml"), variables)
+    assert not again.failed and again.changed == 0
+    assert cluster.versions(namespace) == versions
+    # Taking the fault out (user-v2) keeps jason's route and its destination.
+    assert not run_playbook(os.path.join(ROOT, "playbooks", "user-v2.yml"), variables).failed
+    assert_conforms(cluster, namespace, "user-v2")
