@@ -1,5 +1,6 @@
 """mesh_routing: a whole scenario in one task, with its request budget counted by the API server."""
 
+import json
 import os
 import sys
 
@@ -171,3 +172,51 @@ def test_a_fault_on_the_service_the_user_is_routed_on_joins_the_users_route(clus
     # Taking the fault out (user-v2) keeps jason's route and its destination.
     assert not run_playbook(os.path.join(ROOT, "playbooks", "user-v2.yml"), variables).failed
     assert_conforms(cluster, namespace, "user-v2")
+
+
+def _settled_offset(profile="default"):
+    """An audit offset after every event of the requests made so far (the barrier waits for them)."""
+    audit_events(profile, audit_offset(profile))
+    return audit_offset(profile)
+
+
+def _all_requests(profile, start):
+    return [(e["verb"], e["resource"] or e["uri"], e["code"]) for e in audit_events(profile, start)
+            if e["user_agent"] == "ack.servicemesh"]
+
+
+def test_a_no_op_with_a_warm_discovery_cache_sends_only_the_two_lists(cluster, namespace, tmp_path):
+    env = {"ACK_SERVICEMESH_CACHE_DIR": str(tmp_path)}
+    conn = cluster.connection()
+    args = {"namespace": namespace, "services": FAULT_DELAY}
+    start = audit_offset()
+    assert run_module(M, args, env=env, connection=conn)[0]["changed"]
+    assert ("get", "/apis/networking.istio.io", 200) in _all_requests("default", start)
+    entries = list((tmp_path / "discovery").iterdir())
+    assert len(entries) == 1 and oct(entries[0].stat().st_mode & 0o777) == "0o600"
+
+    start = _settled_offset()
+    res = run_module(M, args, env=env, connection=conn)[0]
+    assert res["changed"] is False and res["requests"] == 2
+    assert sorted(_all_requests("default", start)) == [
+        ("list", "destinationrules", 200), ("list", "virtualservices", 200)]
+
+
+def test_a_stale_discovery_cache_is_invalidated_by_the_404(old_cluster, tmp_path):
+    """The cache says v1 is served; the old API server serves only v1alpha3: one 404, one discovery, then on."""
+    namespace = old_cluster.new_namespace("cache")
+    env = {"ACK_SERVICEMESH_CACHE_DIR": str(tmp_path)}
+    conn = old_cluster.connection()
+    args = {"namespace": namespace, "services": FAULT_DELAY[:1]}
+    assert run_module(M, args, env=env, connection=conn)[0]["api_version"] == "v1alpha3"
+    entry = next((tmp_path / "discovery").iterdir())
+    cached = json.loads(entry.read_text())
+    entry.write_text(json.dumps(dict(cached, served=["v1"])))
+
+    start = _settled_offset("v1alpha3")
+    res = run_module(M, args, env=env, connection=conn)[0]
+    assert not res.get("failed") and res["changed"] is False and res["api_version"] == "v1alpha3", res.get("msg")
+    requests = _all_requests("v1alpha3", start)
+    assert [code for _verb, _what, code in requests] == [404, 200, 200, 200], requests
+    assert requests[1][:2] == ("get", "/apis/networking.istio.io")
+    assert json.loads(entry.read_text())["served"] == cached["served"]
