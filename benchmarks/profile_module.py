@@ -19,7 +19,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
 START, END = "<!-- profile:start -->", "<!-- profile:end -->"
 PY = os.path.join(ROOT, ".venv", "bin", "python")
@@ -32,6 +31,10 @@ SERVICES = [
                  "fault": {"delay": {"fixed_delay": "7s", "percentage": 100}}}]},
     {"host": "details", "subsets": ["v1", "v2"], "weights": {"v1": 100}},
 ]
+
+
+def ms(seconds):
+    return "%.1f ms" % (seconds * 1000)
 
 
 def median(values):
@@ -122,8 +125,6 @@ def main():
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     opts = parser.parse_args()
 
-    from testenv import cluster as testenv
-
     kubeconfig = os.path.join(os.environ.get("ACK_TESTENV_DIR", os.path.join(ROOT, ".testenv")), "kubeconfig")
     namespace = "bench-profile"
     subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "create", "namespace", namespace],
@@ -142,7 +143,6 @@ def main():
     imports = import_times(debug_dir)
     net = requests_profile(kubeconfig, namespace, opts.runs)
 
-    ms = lambda seconds: "%.1f ms" % (seconds * 1000)  # noqa: E731
     rows = [
         ("AnsiballZ wrapper size (base64 zip)", "%.0f KiB" % (size / 1024.0)),
         ("Python files in the payload / their size unzipped", "%d / %.0f KiB" % (module_files, zipped / 1024.0)),
