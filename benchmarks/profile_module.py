@@ -133,13 +133,13 @@ def main():
     wrapper = keep_payload(kubeconfig, namespace, workdir)
     size = os.path.getsize(wrapper)
     # `explode` is the wrapper's own unpacking (base64 + unzip to files), without running the module.
-    explode = median([timed([PY, wrapper, "explode"], cwd=os.path.dirname(wrapper)) for _ in range(opts.runs)])
+    explode = median([timed([PY, wrapper, "explode"], cwd=os.path.dirname(wrapper)) for _run in range(opts.runs)])
     debug_dir = os.path.join(os.path.dirname(wrapper), "debug_dir")
     zipped = sum(os.path.getsize(p) for p in glob.glob(os.path.join(debug_dir, "**", "*.py"), recursive=True))
     module_files = len(glob.glob(os.path.join(debug_dir, "**", "*.py"), recursive=True))
-    interpreter = median([timed([PY, "-c", "pass"]) for _ in range(opts.runs)])
+    interpreter = median([timed([PY, "-c", "pass"]) for _run in range(opts.runs)])
     # The whole wrapper as Ansible runs it (unzip in memory, import, requests, exit_json), a no-op run.
-    whole = median([timed([PY, wrapper]) for _ in range(opts.runs)])
+    whole = median([timed([PY, wrapper]) for _run in range(opts.runs)])
     imports = import_times(debug_dir)
     net = requests_profile(kubeconfig, namespace, opts.runs)
 

@@ -297,7 +297,6 @@ def test_the_role_reports_bad_variables_before_reading(cluster, namespace):
     assert cluster.versions(namespace) == {}
 
 
-
 def test_scenario_objects_equal_what_the_role_writes(cluster, namespace):
     """The analysis checks the objects the role will write: the filter and the role agree field for field."""
     result = run_playbook(os.path.join(ROOT, "playbooks", "fault-delay.yml"),
