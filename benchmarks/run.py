@@ -337,6 +337,7 @@ def main(argv=None):
     kept = import_time.kept_section(opts.output)
     if kept:
         text = import_time.replace_section(text, kept)
+    text = keep_profile(opts.output, text)
     with open(opts.output, "w") as out:
         out.write(text)
     log("wrote %s" % os.path.relpath(opts.output, ROOT))
@@ -345,6 +346,19 @@ def main(argv=None):
         log("end state differs from Istio's sample: %s" % failures)
         return 1
     return 0
+
+
+def keep_profile(path, text):
+    """Carry over the section benchmarks/profile_module.py wrote (between its markers) into the new report."""
+    start, end = "<!-- profile:start -->", "<!-- profile:end -->"
+    try:
+        with open(path) as handle:
+            old = handle.read()
+    except OSError:
+        return text
+    if start not in old or end not in old:
+        return text
+    return text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ description:
   - One VirtualService per service, with its routes in the order the role places them in an empty
     VirtualService - the user route O(user_route_name), then the fault route O(fault_route_name), then the
     default route C(default) with the weights. The fault route sends traffic where the default route does.
+  - A fault for the user of the user route, on the same service, goes into the user route and keeps its
+    destination, since a separate fault route for that user would never be reached.
+  - The objects are computed by the same code as M(ack.servicemesh.mesh_routing) applies to a namespace, here to
+    an empty one; they carry the annotation C(servicemesh.ack.io/managed-by) that a created object gets.
   - Input is checked the way the role checks it (weights sum to 100, durations, percentages, subset names), and
     weights, a user route or a fault for a service that is not in the list is an error, because the role would
     silently do nothing with it.
@@ -102,17 +106,16 @@ _value:
   elements: dict
 """
 
-import copy
+import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problem, Problems
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, check_route, place_route, weighted_destinations)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_destination_rule
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problem
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import compile_objects, scenario_services
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import weighted_destinations
 
 API_VERSION = "networking.istio.io/v1"
+_INDEX = re.compile(r"services\[(\d+)\]")
 # The option types of a route's fault.delay and fault.abort, which the role's module converts these values to.
 FAULT_OPTIONS = {
     "delay": {"fixed_delay": str, "percentage": float, "percent": int},
@@ -166,6 +169,9 @@ def _service_names(services):
             raise MeshError("must be a mapping with name and subsets", field="services[%d]" % index, value=service)
         if service["name"] in names:
             raise MeshError("is listed twice", field="services[%d].name" % index, value=service["name"])
+        if not isinstance(service.get("subsets"), list):
+            raise MeshError("must be a list of subset names", field="services[%s].subsets" % service["name"],
+                            value=service.get("subsets"))
         names.append(service["name"])
     return names
 
@@ -178,95 +184,60 @@ def _check_service(target, field, names):
     return service
 
 
-def _destination_rule(service, namespace, subset_label):
-    name = service["name"]
-    subsets = service.get("subsets")
-    if not isinstance(subsets, list):
-        raise MeshError("must be a list of subset names", field="services[%s].subsets" % name, value=subsets)
-    obj = new_object(API_VERSION, "DestinationRule", name, namespace)
-    problems = Problems()
-    spec_subsets, problems = subsets_from_param(
-        dict((str(subset), {subset_label: str(subset)}) for subset in subsets), problems=problems)
-    obj["spec"] = {"host": name, "subsets": spec_subsets}
-    validate_destination_rule(obj["spec"], path="spec", problems=problems)
-    problems.raise_if_any("DestinationRule %s" % name)
-    return obj
+def _check_weights(weights, names):
+    for service, given in weights.items():
+        _check_service({"service": service}, "weights.%s" % service, names)
+        if not given:
+            continue  # the role falls back to default_subset
+        try:
+            weighted_destinations(service, given or {})
+        except MeshError as err:
+            # weighted_destinations names its parameter; here the weights are one entry of a mapping.
+            raise MeshError(problems=[Problem("weights.%s%s" % (service, p.field[len("weights"):]), p.message,
+                                              p.value) for p in err.problems])
 
 
-def _user_route(host, user_route, user_match, route_name):
-    problems = Problems()
-    if not user_route.get("user"):
-        problems.add("user_route.user", "is required: the role routes one user", user_route.get("user"))
-        problems.raise_if_any()
-    route = {"name": route_name}
-    match = build_match({"user": user_route.get("user"), "user_match": user_match}, problems)
-    if match:
-        route["match"] = match
-    route["route"] = build_destinations(host, None, user_route.get("subset"), problems)
-    check_route(route, host, problems)
-    problems.raise_if_any("user_route")
-    return route
-
-
-def _fault_route(host, fault, user_match, route_name, destinations):
-    problems = Problems()
+def _check_fault(fault):
+    if not fault:
+        return fault
     delay = _fault_part(fault, "delay")
     abort = _fault_part(fault, "abort")
     if not delay and not abort:
-        problems.add("fault", "give delay and/or abort", fault)
-    elif delay and "fixed_delay" not in delay:
-        problems.add("fault.delay.fixed_delay", "is required", None)
+        raise MeshError("give delay and/or abort", field="fault", value=fault)
+    if delay and "fixed_delay" not in delay:
+        raise MeshError("is required", field="fault.delay.fixed_delay", value=None)
     if not fault.get("user"):
-        problems.add("fault.user", "a fault without a user hits every request to %s; the role only injects a "
-                     "fault for one user" % host, fault.get("user"))
-    problems.raise_if_any()
-    route = {"name": route_name,
-             "match": build_match({"user": fault["user"], "user_match": user_match}, problems),
-             "fault": build_fault(delay, abort, problems),
-             "route": copy.deepcopy(destinations)}
-    check_route(route, host, problems)
-    problems.raise_if_any("fault")
-    return route
-
-
-def _virtual_service(name, namespace, weights, default_subset, user_route, fault, user_match, user_route_name,
-                     fault_route_name):
-    service_weights = weights.get(name) or {default_subset: 100}
-    try:
-        default = {"name": "default", "route": weighted_destinations(name, service_weights)}
-    except MeshError as err:
-        # weighted_destinations names its parameter; here the weights are one entry of a mapping.
-        raise MeshError(problems=[Problem("weights.%s%s" % (name, p.field[len("weights"):]), p.message, p.value)
-                                  for p in err.problems])
-    http = [default]
-    # Each new route goes just above the default route, in the order the role lists them: user route, then fault.
-    if user_route.get("service") == name:
-        http = place_route(http, _user_route(name, user_route, user_match, user_route_name))[0]
-    if fault.get("service") == name:
-        http = place_route(http, _fault_route(name, fault, user_match, fault_route_name, default["route"]))[0]
-    obj = new_object(API_VERSION, "VirtualService", name, namespace)
-    obj["spec"] = {"hosts": [name], "http": http}
-    return obj
+        raise MeshError("a fault without a user hits every request to %s; the role only injects a fault for one "
+                        "user" % fault.get("service"), field="fault.user", value=fault.get("user"))
+    return dict(fault, delay=delay or None, abort=abort or None)
 
 
 def build_scenario_objects(services, namespace="default", weights=None, default_subset="v1", subset_label="version",
                            user_route=None, fault=None, user_match="header", user_route_name="user-override",
                            fault_route_name="fault-injection"):
-    """DestinationRules then VirtualServices, as the servicemesh role leaves an empty namespace; MeshError if bad."""
+    """DestinationRules then VirtualServices, as mesh_routing writes them into an empty namespace; MeshError if bad."""
     names = _service_names(services)
     weights = _mapping(weights, "weights")
     user_route = _mapping(user_route, "user_route")
-    fault = _mapping(fault, "fault")
+    fault = _check_fault(_mapping(fault, "fault"))
     if user_match not in ("header", "cookie"):
         raise MeshError("must be header or cookie", field="user_match", value=user_match)
-    for service in weights:
-        _check_service({"service": service}, "weights.%s" % service, names)
+    _check_weights(weights, names)
     _check_service(user_route, "user_route.service", names)
     _check_service(fault, "fault.service", names)
-    rules = [_destination_rule(service, namespace, subset_label) for service in services]
-    virtual_services = [_virtual_service(name, namespace, weights, default_subset, user_route, fault, user_match,
-                                         user_route_name, fault_route_name) for name in names]
-    return rules + virtual_services
+    if user_route and not user_route.get("user"):
+        raise MeshError("is required: the role routes one user", field="user_route.user", value=user_route.get("user"))
+    compiled = scenario_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
+                                 user_route_name, fault_route_name)
+    try:
+        return compile_objects(compiled, API_VERSION, namespace)
+    except MeshError as err:
+        # The planner names services by their index in the compiled list; here they are named by service.
+        def by_name(text):
+            return _INDEX.sub(lambda m: "services[%s]" % names[int(m.group(1))], text) if text else text
+
+        raise MeshError(by_name(err.msg), problems=[Problem(by_name(p.field), p.message, p.value)
+                                                    for p in err.problems])
 
 
 def scenario_objects(services, namespace="default", weights=None, default_subset="v1", subset_label="version",

@@ -55,6 +55,14 @@ options:
     description: Name of the fault route.
     type: str
     default: fault-injection
+  fault_expires_in:
+    description:
+      - When the fault ends, as the C(expires_in) of its route (a duration or a number of seconds). None for a fault
+        that stays.
+    type: raw
+notes:
+  - A fault for the user whom the user route sends to a subset of the same service is put into the user route
+    itself, keeping that route's destination; a separate fault route would never be reached by that user.
 """
 
 EXAMPLES = r"""
@@ -76,28 +84,17 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import scenario_services as compile_services
+
 
 def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
-                      subset_label="version", user_route_name="user-override", fault_route_name="fault-injection"):
+                      subset_label="version", user_route_name="user-override", fault_route_name="fault-injection",
+                      fault_expires_in=None):
     if not isinstance(services, list) or not all(isinstance(s, dict) and s.get("name") for s in services):
         raise AnsibleFilterError("scenario_services: expects a list of mappings with name and subsets, got %r"
                                  % (services,))
-    weights = weights or {}
-    user_route = user_route or {}
-    fault = fault or {}
-    result = []
-    for service in services:
-        name = service["name"]
-        routes = [{"name": user_route_name, "state": "absent"}, {"name": fault_route_name, "state": "absent"}]
-        if user_route.get("service") == name:
-            routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
-                         "subset": user_route.get("subset")}
-        if fault.get("service") == name:
-            routes[1] = {"name": fault_route_name, "user": fault.get("user"), "user_match": user_match,
-                         "fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
-        result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
-                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes})
-    return result
+    return compile_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
+                            user_route_name, fault_route_name, fault_expires_in)
 
 
 class FilterModule(object):

@@ -21,6 +21,11 @@ description:
     M(ack.servicemesh.http_route) would edit it; routes and fields it is not told about are kept. A write that
     conflicts with a concurrent change is re-read and re-applied.
   - The whole change is validated before the first write; an error names the service, the field and the value.
+  - The objects it is about to write are analyzed as M(ack.servicemesh.mesh_analyze) would analyze them in the
+    namespace; findings at or above O(fail_on) fail the task before any write, warnings become task warnings.
+  - When more than one object changes, each is first sent to the API server as a server-side dry run (which runs
+    the CRD's schema and rules and the admission webhooks, such as Istio's validation); if any is refused,
+    nothing is written. A run that changes nothing sends no dry run.
   - The scenario roles use this module; use it directly to converge hundreds of services in one task.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
@@ -70,6 +75,9 @@ options:
           - A route with neither C(subset) nor C(destinations) follows the default route (its destinations are a
             copy of the default route's), which is how a fault is injected without changing where traffic goes.
           - A route with a fault and no match conditions needs C(allow_unscoped_fault=true).
+          - C(expires_in) (a duration such as V(30m), or seconds) on a route with a fault marks when the fault ends,
+            in the annotation C(servicemesh.ack.io/fault-expires.<name>) that M(ack.servicemesh.fault_expiry) acts
+            on; re-applying the same route keeps the expiry it has. A route without it loses any expiry.
         type: list
         elements: dict
         default: []
@@ -77,6 +85,20 @@ options:
         description: Allow a fault route that matches every request.
         type: bool
         default: false
+  fail_on:
+    description:
+      - Fail before any write when the analysis of the objects this task writes finds something of this severity
+        or a higher one. V(never) only reports.
+    type: str
+    choices: [error, warning, never]
+    default: error
+  predict_for:
+    description:
+      - Users (V(null) for an anonymous one) for whom to predict, on BookInfo's call graph, what the page shows
+        once the change is applied, as P(ack.servicemesh.predict_outcome#filter) does.
+    type: list
+    elements: raw
+    default: []
 """
 
 EXAMPLES = r"""
@@ -110,6 +132,19 @@ objects:
   returned: always
   type: dict
   sample: {"DestinationRule/reviews": "unchanged", "VirtualService/reviews": "updated"}
+findings:
+  description: The analysis findings on the objects the task manages, errors first (see M(ack.servicemesh.mesh_analyze)).
+  returned: always
+  type: list
+  elements: dict
+predictions:
+  description:
+    - Per user of O(predict_for), what BookInfo's page shows after the change (C(user), C(outcome), C(stars),
+      C(latency_s), C(mean_latency_s), C(deterministic), C(outcomes), C(explanation), C(warnings)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"user": "jason", "outcome": "reviews_unavailable", "latency_s": 6.0}]
 requests:
   description: How many requests the task sent to the API server.
   returned: always
@@ -117,181 +152,113 @@ requests:
   sample: 3
 """
 
-import copy
-
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import Conflict
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same, strip
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge, prepare_write
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import analyze, apply_proposed
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.batch import Write, write_batch
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import utcnow
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, default_route_index, fill_from_default,
-    new_virtual_service, place_route, remove_route, weighted_destinations)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
-    validate_cross_refs, validate_destination_rule)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import (
+    check_unique, plan_objects, plan_service, want_destination_rule, want_virtual_service)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_cross_refs
+
+SEVERITIES = ("error", "warning", "info")
+# What a prediction returns per user; the full trace stays with the predict_outcome filter.
+PREDICTION_KEYS = ("outcome", "stars", "latency_s", "mean_latency_s", "deterministic", "outcomes", "explanation",
+                   "warnings")
 
 
-def _route_params(service, raw, where):
-    """Check one route entry against http_route's options, with the same type conversion and defaults."""
-    if not isinstance(raw, dict):
-        raise MeshError("must be a mapping of http_route options", field=where, value=raw)
-    result = ArgumentSpecValidator(ROUTE_ARGUMENT_SPEC, mutually_exclusive=ROUTE_MUTUALLY_EXCLUSIVE).validate(raw)
-    if result.error_messages:
-        raise MeshError("%s: %s" % (where, "; ".join(result.error_messages)))
-    params = result.validated_parameters
-    params["host"] = service["host"]
-    return params
+def check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace):
+    rule_specs = [o["spec"] for name, o in dict(live_rules, **wanted_rules).items() if o]
+    problems = Problems()
+    for host, obj in wanted_services.items():
+        if obj is not None and not same(live_services.get(host), obj):
+            validate_cross_refs(obj["spec"], rule_specs, path="VirtualService %s spec" % host,
+                                namespace=namespace, problems=problems)
+    problems.raise_if_any()
 
 
-def plan_service(service, index, allow_unscoped):
-    """Everything one service wants, built and validated without any request."""
-    where = "services[%d]" % index
-    plan = {"host": service["host"], "subsets": None, "destinations": None, "routes": []}
-    subsets = service.get("subsets")
-    if isinstance(subsets, list) and all(isinstance(s, str) for s in subsets):
-        subsets = [{"name": s, "labels": {service["subset_label"]: s}} for s in subsets]
-    if subsets is not None:
-        built, problems = subsets_from_param(subsets, field=where + ".subsets")
-        spec = {"host": service["host"], "subsets": built}
-        validate_destination_rule(spec, path=where, problems=problems)
-        problems.raise_if_any()
-        plan["subsets"] = built
-    if service.get("weights") is not None:
-        try:
-            plan["destinations"] = weighted_destinations(service["host"], service["weights"],
-                                                         relative=service["relative_weights"])
-        except MeshError as err:
-            raise MeshError("%s: %s" % (where, err.msg), problems=err.problems)
-    for r_index, raw in enumerate(service.get("routes") or []):
-        params = _route_params(service, raw, "%s.routes[%d]" % (where, r_index))
-        route = None
-        if params["state"] == "present":
-            if params.get("fault") and not (params.get("user") or params.get("headers") or params.get("match")
-                                            or params.get("uri") or params.get("query_params")):
-                if not allow_unscoped:
-                    raise MeshError("a fault without match conditions hits every request to %s; set "
-                                    "allow_unscoped_fault=true if that is really meant" % service["host"],
-                                    field="%s.routes[%d].user" % (where, r_index), value=None)
-                params["uri"] = {"prefix": "/"}
-            try:
-                route = build_http_route(params, follow_default=True)
-            except MeshError as err:
-                raise MeshError("%s.routes[%d]: %s" % (where, r_index, err.msg), problems=err.problems)
-        plan["routes"].append((params, route))
-    return plan
+def with_kind(objects, kind):
+    for obj in objects:
+        obj.setdefault("kind", kind)
+    return objects
 
 
-def want_destination_rule(live, plan, api_version, namespace):
-    if plan["subsets"] is None:
-        return live
-    obj = live or new_object(api_version, "DestinationRule", plan["host"], namespace)
-    obj.setdefault("spec", {}).update({"host": plan["host"], "subsets": plan["subsets"]})
-    return obj
+def describe(finding):
+    return "%s %s %s %s: %s" % (finding["code"], finding["severity"], finding["object"], finding["field"],
+                                finding["message"])
 
 
-def want_virtual_service(live, plan, api_version, namespace):
-    if plan["destinations"] is None and not any(route for _params, route in plan["routes"]) and live is None:
-        return None
-    obj = live or new_virtual_service(api_version, plan["host"], namespace, plan["host"])
-    http = list(obj["spec"].get("http") or [])
-    if plan["destinations"] is not None:
-        index = default_route_index(http)
-        if index is None:
-            http.append({"name": "default", "route": plan["destinations"]})
-        else:
-            http[index] = dict(http[index], route=plan["destinations"])
-    for params, route in plan["routes"]:
-        if route is None:
-            http = remove_route(http, params["name"])
-        else:
-            http = place_route(http, fill_from_default(http, route), params["before"], params["after"])[0]
-    obj["spec"]["http"] = http
-    return obj
+def analysis(mesh, namespace, listed, wanted):
+    """istioctl-analyze-style findings on the objects this task manages, as they will be after it."""
+    proposed = [o for o in wanted if o is not None]
+    objects = apply_proposed(listed, proposed, namespace)
+    mine = set("%s/%s/%s" % (o["kind"], namespace, o["metadata"]["name"]) for o in proposed)
+    findings = [f for f in analyze(objects, objects, namespace) if f["object"] in mine]
+    findings.sort(key=lambda f: SEVERITIES.index(f["severity"]))
+    fail_on = mesh.params["fail_on"]
+    limit = SEVERITIES.index(fail_on) if fail_on != "never" else -1
+    failing = [f for f in findings if SEVERITIES.index(f["severity"]) <= limit]
+    if failing:
+        raise MeshError("nothing was written: %d finding(s) of severity %s or worse: %s"
+                        % (len(failing), fail_on, "; ".join(describe(f) for f in failing)), findings=findings)
+    for finding in findings:
+        if finding["severity"] == "warning":
+            mesh.module.warn(describe(finding))
+    return findings, objects
 
 
-class Batch:
-    def __init__(self, mesh):
-        self.mesh = mesh
-        self.namespace = mesh.namespace()
-        self.actions = {}
-        self.diffs = []
+def predictions(users, objects, namespace):
+    if not users:
+        return []
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
 
-    def write(self, resources, name, live, wanted, change):
-        """Write one object with the resourceVersion of the LIST; on a conflict fall back to converge()."""
-        key = "%s/%s" % (resources.kind, name)
-        if same(live, wanted):
-            self.actions[key] = "unchanged"
-            return wanted
-        wanted = prepare_write(resources.kind, live, wanted)
-        try:
-            if live is None:
-                after = resources.create(wanted, dry_run=self.mesh.check_mode)
-                action = "created"
-            else:
-                after = resources.replace(wanted, dry_run=self.mesh.check_mode)
-                action = "updated"
-        except Conflict:
-            outcome = converge(resources, self.namespace, name, change, check_mode=self.mesh.check_mode)
-            action, live, after = outcome.action, outcome.before, outcome.after
-        self.actions[key] = action
-        if action != "unchanged":
-            self.diffs.append({"before_header": key, "after_header": key, "before": strip(live), "after": strip(after)})
-        return after
+    result = []
+    for user in users:
+        predicted = predict(objects, user=user or None, namespace=namespace)
+        entry = dict((k, predicted.get(k)) for k in PREDICTION_KEYS)
+        entry["user"] = user or None
+        result.append(entry)
+    return result
 
 
 def run(mesh):
     params = mesh.params
-    plans = [plan_service(service, index, service["allow_unscoped_fault"])
-             for index, service in enumerate(params["services"])]
-    hosts = [plan["host"] for plan in plans]
-    duplicates = sorted(set(h for h in hosts if hosts.count(h) > 1))
-    if duplicates:
-        raise MeshError("each service may be listed once", field="services", value=duplicates)
-    batch = Batch(mesh)
-    namespace = batch.namespace
+    now = utcnow()
+    plans = [plan_service(service, index, now=now) for index, service in enumerate(params["services"])]
+    check_unique(plans)
+    namespace = mesh.namespace()
     rules = mesh.resources("DestinationRule")
     services = mesh.resources("VirtualService")
-    live_rules = dict((o["metadata"]["name"], o) for o in rules.list(namespace))
-    live_services = dict((o["metadata"]["name"], o) for o in services.list(namespace))
-
-    wanted_rules, wanted_services = {}, {}
-    for plan in plans:
-        wanted_rules[plan["host"]] = want_destination_rule(copy.deepcopy(live_rules.get(plan["host"])), plan,
-                                                           rules.api_version, namespace)
-        wanted_services[plan["host"]] = want_virtual_service(copy.deepcopy(live_services.get(plan["host"])), plan,
-                                                             services.api_version, namespace)
+    listed_rules = with_kind(rules.list(namespace), "DestinationRule")
+    listed_services = with_kind(services.list(namespace), "VirtualService")
+    live_rules = dict((o["metadata"]["name"], o) for o in listed_rules)
+    live_services = dict((o["metadata"]["name"], o) for o in listed_services)
+    wanted_rules, wanted_services = plan_objects(plans, live_rules, live_services, rules.api_version, namespace, now)
     if params["check_subsets"]:
-        rule_specs = [o["spec"] for name, o in dict(live_rules, **wanted_rules).items() if o]
-        problems = Problems()
-        for host, obj in wanted_services.items():
-            if obj is not None and not same(live_services.get(host), obj):
-                validate_cross_refs(obj["spec"], rule_specs, path="VirtualService %s spec" % host,
-                                    namespace=namespace, problems=problems)
-        problems.raise_if_any()
+        check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace)
+    findings, objects = analysis(mesh, namespace, listed_rules + listed_services,
+                                 list(wanted_rules.values()) + list(wanted_services.values()))
 
+    writes = []
     for plan in plans:
-        host = plan["host"]
-
         def rule_change(live, plan=plan):
             return want_destination_rule(live, plan, rules.api_version, namespace)
 
-        batch.write(rules, host, live_rules.get(host), wanted_rules[host], rule_change)
+        writes.append(Write(rules, namespace, plan["host"], live_rules.get(plan["host"]), rule_change))
     for plan in plans:
-        host = plan["host"]
-
         def service_change(live, plan=plan):
-            return want_virtual_service(live, plan, services.api_version, namespace)
+            return want_virtual_service(live, plan, services.api_version, namespace, now)
 
-        batch.write(services, host, live_services.get(host), wanted_services[host], service_change)
+        writes.append(Write(services, namespace, plan["host"], live_services.get(plan["host"]), service_change))
+    actions, diffs = write_batch(writes, check_mode=mesh.check_mode)
 
-    changed = any(action != "unchanged" for action in batch.actions.values())
-    result = dict(changed=changed, api_version=mesh.api_version, objects=batch.actions,
+    changed = any(action != "unchanged" for action in actions.values())
+    result = dict(changed=changed, api_version=mesh.api_version, objects=actions, findings=findings,
+                  predictions=predictions(params["predict_for"], objects, namespace),
                   requests=mesh.client.requests_made)
     if mesh.diff_mode:
-        result["diff"] = batch.diffs
+        result["diff"] = diffs
     mesh.module.exit_json(**result)
 
 
@@ -309,6 +276,8 @@ def main():
                 routes=dict(type="list", elements="dict", default=[]),
                 allow_unscoped_fault=dict(type="bool", default=False),
             )),
+            fail_on=dict(type="str", choices=["error", "warning", "never"], default="error"),
+            predict_for=dict(type="list", elements="raw", default=[]),
         ),
         supports_check_mode=True,
     )

@@ -49,14 +49,14 @@ def _write_results(state):
                    "scenarios": MEASURED}, f, indent=1)
 
 
-def apply(mesh, scenario):
+def apply(mesh, scenario, **variables):
     """Runs the playbook while watching istiod push it. Returns (monotonic end of the playbook,
     number of changed tasks, seconds from the API server's last write to every proxy's ACK)."""
     offset = testenv.audit_offset()
     with control.PushWatch(mesh["namespace"]) as watch:
         result = run_playbook(os.path.join(ROOT, "playbooks", scenario + ".yml"),
-                              {"servicemesh_namespace": mesh["namespace"],
-                               "servicemesh_kubeconfig": mesh["kubeconfig"]})
+                              dict(variables, servicemesh_namespace=mesh["namespace"],
+                                   servicemesh_kubeconfig=mesh["kubeconfig"]))
         ended = time.monotonic()
     assert not result.failed, result.proc.stdout[-4000:]
     writes = [e["time"] for e in testenv.audit_events(since_offset=offset)
@@ -91,8 +91,9 @@ def settle(expect, rounds, timeout=PROPAGATION_TIMEOUT):
                         % (timeout, ["%s: %s" % (o.user, o.outcome) for o in seen], expect))
 
 
-def converge(mesh, scenario, expect, rounds):
-    ended, changed, write_to_ack = apply(mesh, scenario)
+def converge(mesh, scenario, expect, rounds, label=None, **variables):
+    ended, changed, write_to_ack = apply(mesh, scenario, **variables)
+    scenario = label or scenario
     first, views = settle(expect, rounds)
     MEASURED[scenario] = {
         "changed": changed,
@@ -137,6 +138,17 @@ def test_fault_abort_jason_sees_ratings_unavailable(mesh):
     views = converge(mesh, "fault-abort", {"jason": {"ratings unavailable"}, None: {"no stars"}}, rounds=10)
     for o in by_user(views, "jason"):
         assert o.reviews_served_by == "reviews-v2" and o.elapsed < 2.0, o.line()
+
+
+def test_a_fault_on_reviews_fires_for_jason_and_keeps_him_on_v2(mesh):
+    # fault_delay_service=reviews: the delay goes into jason's own route to reviews v2. 1 s stays below
+    # productpage's 3 s timeout, so every page jason gets shows v2's black stars, a second late.
+    views = converge(mesh, "fault-delay", {"jason": {"black stars"}, None: {"no stars"}}, rounds=3,
+                     label="fault-delay-on-reviews", fault_delay_service="reviews", fault_delay_fixed_delay="1s")
+    for o in by_user(views, "jason"):
+        assert o.reviews_served_by == "reviews-v2" and 0.95 <= o.elapsed < 2.5, o.line()
+    for o in by_user(views, None):
+        assert o.elapsed < 0.9, o.line()
 
 
 def test_shift_50_v3_splits_within_binomial_tolerance(mesh):

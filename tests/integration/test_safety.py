@@ -158,7 +158,7 @@ def test_revert_after_takes_the_fault_out_again(cluster, namespace, scenario):
     result = play(scenario, namespace, cluster, **{role + "_revert_after": 2})
     assert not result.failed, result.proc.stdout[-3000:]
     names = [name for name, _res in result.tasks()]
-    assert any(name.endswith("Mark when the %s ends" % role.split("_")[1]) for name in names), names
+    assert any(name.endswith("Inject the fault with its expiry") for name in names), names
     assert_conforms(cluster, namespace, "user-v2")
     assert not any(k.startswith(EXPIRES) for k in annotations(cluster, namespace, "ratings"))
 
@@ -216,7 +216,7 @@ def test_an_interrupted_fault_run_restores_the_routing(cluster, namespace):
             proc.kill()
             proc.wait()
     assert proc.returncode != 0, output
-    assert "Route as before the delay" in output
+    assert "Route as before the fault" in output
     assert_conforms(cluster, namespace, "user-v2")
     assert not any(k.startswith(EXPIRES) for k in annotations(cluster, namespace, "ratings"))
 

@@ -12,6 +12,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import json
+import os
+import tempfile
+import time
+
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
 GROUP = "networking.istio.io"
@@ -67,12 +73,87 @@ def discover(client, pinned=None):
                     % (GROUP, ", ".join(served)), reason="IstioVersionUnknown")
 
 
+# Like kubectl's discovery cache, shared by every task of a play and by parallel forks, but kept short: a served
+# version that disappears is also caught by the 404 that then invalidates the entry.
+DISCOVERY_TTL = 300
+CACHE_ENV = "ACK_SERVICEMESH_CACHE_DIR"
+
+
+def cache_dir():
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ack-servicemesh")
+    return os.path.join(base, "discovery")
+
+
+def cache_path(settings):
+    """One entry per API server and identity; the key is a hash, so no credential is written."""
+    identity = [settings.server or "", settings.user or "", settings.token or "", settings.cert_file or "",
+                settings.cert_data or ""]
+    digest = hashlib.sha256("\0".join(identity).encode("utf-8")).hexdigest()[:40]
+    return os.path.join(cache_dir(), digest + ".json")
+
+
+def cached_served(settings, now=None):
+    """The served versions cached for this server and user, or None when absent, unreadable or expired."""
+    try:
+        with open(cache_path(settings)) as handle:
+            entry = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    served = entry.get("served") if isinstance(entry, dict) else None
+    stamp = entry.get("time") if isinstance(entry, dict) else None
+    if not isinstance(served, list) or not isinstance(stamp, (int, float)) or not 0 <= now - stamp < DISCOVERY_TTL:
+        return None
+    return [v for v in served if isinstance(v, str)]
+
+
+def store_served(settings, served):
+    """Write the entry atomically, private to the user; a cache that cannot be written is only slower."""
+    path = cache_path(settings)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".discovery-")
+        with os.fdopen(handle, "w") as out:
+            json.dump({"server": settings.server, "served": served, "time": time.time()}, out)
+        os.rename(temp, path)
+    except OSError:
+        pass
+
+
+def forget_served(settings):
+    try:
+        os.unlink(cache_path(settings))
+    except OSError:
+        pass
+
+
+def pick(served):
+    for version in PREFERENCE:
+        if version in served:
+            return version
+    return None
+
+
+def discover_cached(client):
+    """(version, served, from_cache): the cached discovery when fresh, else one request, then cached."""
+    served = cached_served(client.settings)
+    if served and pick(served):
+        return pick(served), served, True
+    version, served = discover(client)
+    store_served(client.settings, served)
+    return version, served, False
+
+
 class Resources:
     """find/create/replace/delete for one Istio kind at one API version."""
 
-    def __init__(self, client, api_version, kind, pinned=False):
+    def __init__(self, client, api_version, kind, pinned=False, rediscover=None):
         self.client = client
         self.pinned = pinned
+        # Called on a 404 for the whole kind when the version came from the discovery cache: returns the version
+        # discovered afresh, and the request is sent again with it.
+        self.rediscover = rediscover
         self.version = api_version
         self.kind = kind
         self.plural = PLURALS[kind]
@@ -101,14 +182,27 @@ class Resources:
                             status=404, reason="IstioNotInstalled")
         raise api_error(response, "%s %s" % (action, self.describe(namespace, name)))
 
+    def _request(self, method, namespace, name=None, query=None, body=None):
+        response = self.client.request(method, self.path(namespace, name), query, body)
+        if (response.status == 404 and self.rediscover is not None
+                and not (response.json().get("details") or {}).get("name")):
+            stale, rediscover = self.version, self.rediscover
+            self.rediscover = None
+            version = self.version = rediscover()
+            if version != stale:
+                if isinstance(body, dict) and str(body.get("apiVersion", "")).startswith(GROUP + "/"):
+                    body = dict(body, apiVersion=self.api_version)
+                response = self.client.request(method, self.path(namespace, name), query, body)
+        return response
+
     def get(self, namespace, name):
-        response = self.client.request("GET", self.path(namespace, name))
+        response = self._request("GET", namespace, name)
         if response.status == 404 and (response.json().get("details") or {}).get("name"):
             return None
         return self._check(response, namespace, name, "reading")
 
     def list(self, namespace):
-        response = self.client.request("GET", self.path(namespace))
+        response = self._request("GET", namespace)
         return self._check(response, namespace, "*", "listing").get("items") or []
 
     def _write_query(self, dry_run):
@@ -119,14 +213,14 @@ class Resources:
 
     def create(self, obj, dry_run=False):
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        response = self.client.request("POST", self.path(namespace), self._write_query(dry_run), obj)
+        response = self._request("POST", namespace, None, self._write_query(dry_run), obj)
         if response.status == 409:
             raise Conflict(self.describe(namespace, name))
         return self._check(response, namespace, name, "creating")
 
     def replace(self, obj, dry_run=False):
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        response = self.client.request("PUT", self.path(namespace, name), self._write_query(dry_run), obj)
+        response = self._request("PUT", namespace, name, self._write_query(dry_run), obj)
         if response.status == 409:
             raise Conflict(self.describe(namespace, name))
         return self._check(response, namespace, name, "updating")
@@ -137,7 +231,7 @@ class Resources:
                 "preconditions": {"resourceVersion": obj["metadata"].get("resourceVersion")}}
         if dry_run:
             body["dryRun"] = ["All"]
-        response = self.client.request("DELETE", self.path(namespace, name), None, body)
+        response = self._request("DELETE", namespace, name, None, body)
         if response.status == 409:
             raise Conflict(self.describe(namespace, name))
         if response.status == 404:

@@ -105,3 +105,19 @@ def expiries(annotations):
         if isinstance(key, str) and key.startswith(PREFIX) and len(key) > len(PREFIX):
             found[key[len(PREFIX):]] = (key, value)
     return found
+
+
+def set_expiry(annotations, key, expires, keep_current, now):
+    """Write, keep (``keep_current`` and not yet passed) or drop the expiry annotation of one fault route."""
+    if key is None:
+        return
+    if expires is None:
+        annotations.pop(key, None)
+        return
+    if keep_current:
+        try:
+            if parse_time(annotations.get(key)) > now:
+                return
+        except ValueError:
+            pass
+    annotations[key] = format_time(expires)

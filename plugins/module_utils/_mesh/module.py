@@ -14,7 +14,8 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import Resources, discover
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import (
+    Resources, discover, discover_cached, forget_served, store_served)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.client import Client, settings_from_params
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
@@ -62,6 +63,8 @@ class MeshModule:
         self.params = self.module.params
         self._client = None
         self._version = None
+        self._from_cache = False
+        self._resources = []
         self.served_versions = None
 
     @property
@@ -86,11 +89,26 @@ class MeshModule:
                 # A pinned version saves the discovery request; Resources checks it on the first 404.
                 self._version = self.params["api_version"]
             else:
-                self._version, self.served_versions = discover(self.client)
+                self._version, self.served_versions, self._from_cache = discover_cached(self.client)
+        return self._version
+
+    def _rediscover(self):
+        """The cached discovery led to a 404: forget it, ask the API server again, cache the answer."""
+        if self._from_cache:
+            forget_served(self.client.settings)
+            self._version, self.served_versions = discover(self.client)
+            self._from_cache = False
+            store_served(self.client.settings, self.served_versions)
+            for resources in self._resources:
+                resources.version, resources.rediscover = self._version, None
         return self._version
 
     def resources(self, kind):
-        return Resources(self.client, self.api_version, kind, pinned=bool(self.params.get("api_version")))
+        version = self.api_version
+        resources = Resources(self.client, version, kind, pinned=bool(self.params.get("api_version")),
+                              rediscover=self._rediscover if self._from_cache else None)
+        self._resources.append(resources)
+        return resources
 
     def namespace(self):
         return self.params.get("namespace") or self.client.settings.namespace or "default"

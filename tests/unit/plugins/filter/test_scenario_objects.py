@@ -9,6 +9,7 @@ from ansible_collections.ack.servicemesh.plugins.filter.scenario_services import
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import analyze
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import canonical_vs_spec, normalize
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
 from ansible_collections.ack.servicemesh.plugins.modules import mesh_routing
 
@@ -74,14 +75,12 @@ def test_each_scenario_equals_istios_sample(scenario):
 
 
 def written_by_the_role(namespace, **variables):
-    """What the servicemesh role's mesh_routing task writes into an empty namespace, by its own code."""
-    rules, services = [], []
-    for index, service in enumerate(scenario_services(SERVICES, **variables)):
-        service = dict(dict(subset_label="version", relative_weights=False, allow_unscoped_fault=False), **service)
-        plan = mesh_routing.plan_service(service, index, False)
-        rules.append(mesh_routing.want_destination_rule(None, plan, "networking.istio.io/v1", namespace))
-        services.append(mesh_routing.want_virtual_service(None, plan, "networking.istio.io/v1", namespace))
-    return rules + services
+    """What the servicemesh role's mesh_routing task writes into an empty namespace, by the module's own functions."""
+    plans = [mesh_routing.plan_service(service, index) for index, service in
+             enumerate(scenario_services(SERVICES, **variables))]
+    rules, services = mesh_routing.plan_objects(plans, {}, {}, "networking.istio.io/v1", namespace)
+    return ([prepare_write("DestinationRule", None, o) for o in rules.values()]
+            + [prepare_write("VirtualService", None, o) for o in services.values()])
 
 
 @pytest.mark.parametrize("variables", list(SCENARIOS.values()) + [
@@ -113,21 +112,34 @@ def test_objects_are_named_and_placed_in_the_namespace():
 
 def test_routes_are_ordered_and_named_as_the_role_places_them():
     objects = scenario_objects(SERVICES, user_route=dict(JASON_V2, service="ratings", subset="v2"),
-                               fault={"service": "ratings", "user": "jason", "abort": {"http_status": 503}},
+                               fault={"service": "ratings", "user": "bob", "abort": {"http_status": 503}},
                                user_route_name="mine", fault_route_name="boom")
     ratings = by_name(objects, "VirtualService")["ratings"]["spec"]["http"]
     assert [r["name"] for r in ratings] == ["mine", "boom", "default"]
-    # The fault route keeps the user where the default route sends everybody.
+    # The fault route keeps its user where the default route sends everybody.
     assert ratings[1]["route"] == ratings[2]["route"] == [{"destination": {"host": "ratings", "subset": "v1"}}]
     assert ratings[1]["fault"] == {"abort": {"httpStatus": 503, "percentage": {"value": 100}}}
 
 
-def test_the_user_route_shadowing_the_fault_is_reported_by_the_analysis():
-    objects = scenario_objects(SERVICES, user_route=dict(JASON_V2, service="ratings", subset="v1"),
-                               fault={"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s"}})
-    findings = analyze(objects, objects)
-    assert [(f["code"], f["object"], f["field"]) for f in findings] == [
-        ("IST0131", "VirtualService/default/ratings", "spec.http[1].match[0]")]
+@pytest.mark.parametrize("user_match", ["header", "cookie"])
+def test_a_fault_for_the_routed_user_goes_into_the_user_route_and_keeps_its_destination(user_match):
+    """fault-delay with fault_delay_service=reviews: jason is routed to v2 by user-override; the fault joins it."""
+    fault = {"service": "reviews", "user": "jason", "delay": {"fixed_delay": "7s", "percentage": 100}}
+    objects = scenario_objects(SERVICES, user_route=JASON_V2, fault=fault, user_match=user_match)
+    reviews = reviews_routes(objects)
+    assert [r["name"] for r in reviews] == ["user-override", "default"]
+    assert reviews[0]["route"] == [{"destination": {"host": "reviews", "subset": "v2"}}]
+    assert reviews[0]["fault"] == {"delay": {"fixedDelay": "7s", "percentage": {"value": 100.0}}}
+    assert analyze(objects, objects) == []
+    headers = {"end-user": "jason"} if user_match == "header" else {}
+    cookies = {"user": "jason"} if user_match == "cookie" else {}
+    routed = simulate(objects, {"host": "reviews", "headers": headers, "cookies": cookies})
+    assert (routed["route_name"], [d["subset"] for d in routed["destinations"]]) == ("user-override", ["v2"])
+    assert routed["fault"]
+    # The delay now fires for jason, before reviews v2 answers: productpage gives up on reviews after 2 x 3 s.
+    jason = predict(objects, user="jason")
+    assert (jason["outcome"], jason["latency_s"]) == ("reviews_unavailable", 6.0)
+    assert predict(objects)["outcome"] == "ok"
 
 
 def test_cookie_match_is_istio_08s_regex():
@@ -187,7 +199,7 @@ def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
     ({"fault": {"service": "ratings", "user": "jason"}}, "fault: give delay and/or abort"),
     ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "fault.user: a fault without a user"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7 s"}}},
-     "fault: http[fault-injection].fault.delay.fixedDelay: must be a duration"),
+     "services[ratings].routes[1]: http[fault-injection].fault.delay.fixedDelay: must be a duration"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"percentage": 100}}},
      "fault.delay.fixed_delay: is required"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s", "percentage": "all"}}},
@@ -208,7 +220,7 @@ def test_bad_variables_are_reported_with_their_path(kwargs, expected):
     ([{"subsets": ["v1"]}], "services[0]: must be a mapping with name and subsets"),
     ([{"name": "a", "subsets": ["v1"]}, {"name": "a", "subsets": ["v1"]}], "services[1].name: is listed twice"),
     ([{"name": "a", "subsets": "v1"}], "services[a].subsets: must be a list"),
-    ([{"name": "a", "subsets": ["V_1"]}], "DestinationRule a: spec.subsets[0].name"),
+    ([{"name": "a", "subsets": ["V_1"]}], "services[a].subsets[0].name: must be a DNS-1123 label"),
 ])
 def test_bad_services_are_reported_with_their_path(services, expected):
     with pytest.raises(AnsibleFilterError) as caught:

@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: ack.servicemesh contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the ack.servicemesh collection. Its API may change
+# at any time, even in a patch release. Do not import it from other collections.
+
+"""The service layer of mesh_routing: what each service wants, as pure functions of what is live.
+
+``plan_service`` turns one entry of ``services`` into a plan without any
+request; ``want_destination_rule`` and ``want_virtual_service`` apply a plan to
+a live object (or to nothing). ``plan_objects`` does that for a whole
+namespace, and the scenario_objects filter is ``plan_objects`` applied to an
+empty namespace, so the objects a scenario is checked with are the ones
+mesh_routing writes. ``scenario_services`` compiles the roles' scenario
+variables into the ``services`` list.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import (
+    annotation_key, expiry_from_params, set_expiry)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
+    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, default_route_index, fill_from_default,
+    find_route, new_virtual_service, place_route, remove_route, weighted_destinations)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_destination_rule
+
+# Options a mesh_routing route takes on top of http_route's.
+EXPIRY_OPTIONS = ("expires_in",)
+SERVICE_DEFAULTS = {"subset_label": "version", "relative_weights": False, "allow_unscoped_fault": False,
+                    "routes": []}
+
+
+def route_params(service, raw, where):
+    """Check one route entry against http_route's options, with the same type conversion and defaults."""
+    if not isinstance(raw, dict):
+        raise MeshError("must be a mapping of http_route options", field=where, value=raw)
+    options = dict((k, v) for k, v in raw.items() if k not in EXPIRY_OPTIONS)
+    result = ArgumentSpecValidator(ROUTE_ARGUMENT_SPEC, mutually_exclusive=ROUTE_MUTUALLY_EXCLUSIVE).validate(options)
+    if result.error_messages:
+        raise MeshError("%s: %s" % (where, "; ".join(result.error_messages)))
+    params = result.validated_parameters
+    params["host"] = service["host"]
+    params["expires_in"] = raw.get("expires_in")
+    return params
+
+
+def _has_match(params):
+    return bool(params.get("user") or params.get("headers") or params.get("match") or params.get("uri")
+                or params.get("query_params"))
+
+
+def plan_service(service, index, allow_unscoped=None, now=None):
+    """Everything one service wants, built and validated without any request.
+
+    ``now`` is the time an ``expires_in`` counts from; each route gets its
+    expiry annotation key and moment (or None) in the plan.
+    """
+    service = dict(SERVICE_DEFAULTS, **service)
+    if allow_unscoped is None:
+        allow_unscoped = service["allow_unscoped_fault"]
+    where = "services[%d]" % index
+    plan = {"host": service["host"], "subsets": None, "destinations": None, "routes": []}
+    subsets = service.get("subsets")
+    if isinstance(subsets, list) and all(isinstance(s, str) for s in subsets):
+        subsets = [{"name": s, "labels": {service["subset_label"]: s}} for s in subsets]
+    if subsets is not None:
+        built, problems = subsets_from_param(subsets, field=where + ".subsets")
+        spec = {"host": service["host"], "subsets": built}
+        validate_destination_rule(spec, path=where, problems=problems)
+        problems.raise_if_any()
+        plan["subsets"] = built
+    if service.get("weights") is not None:
+        try:
+            plan["destinations"] = weighted_destinations(service["host"], service["weights"],
+                                                         relative=service["relative_weights"])
+        except MeshError as err:
+            raise MeshError("%s: %s" % (where, err.msg), problems=err.problems)
+    for r_index, raw in enumerate(service.get("routes") or []):
+        field = "%s.routes[%d]" % (where, r_index)
+        params = route_params(service, raw, field)
+        route = None
+        if params["state"] == "present":
+            if params.get("fault") and not _has_match(params):
+                if not allow_unscoped:
+                    raise MeshError("a fault without match conditions hits every request to %s; set "
+                                    "allow_unscoped_fault=true if that is really meant" % service["host"],
+                                    field="%s.user" % field, value=None)
+                params["uri"] = {"prefix": "/"}
+            try:
+                route = build_http_route(params, follow_default=True)
+            except MeshError as err:
+                raise MeshError("%s: %s" % (field, err.msg), problems=err.problems)
+        params["expiry"] = _route_expiry(params, route, field, now)
+        plan["routes"].append((params, route))
+    return plan
+
+
+def _route_expiry(params, route, field, now):
+    """(annotation key, moment or None) of a route; a fault is needed for an expiry to mean anything."""
+    key = annotation_key(params["name"])
+    if params.get("expires_in") is None or route is None:
+        return key, None
+    if not route.get("fault"):
+        raise MeshError("only a route with a fault can expire", field="%s.expires_in" % field,
+                        value=params["expires_in"])
+    if key is None:
+        raise MeshError("cannot carry an expiry: the annotation key servicemesh.ack.io/fault-expires.<name> allows "
+                        "at most 49 characters here, letters, digits, '-', '_' and '.', alphanumeric at both ends",
+                        field="%s.name" % field, value=params["name"])
+    try:
+        return key, expiry_from_params({"expires_in": params["expires_in"]}, now)
+    except MeshError as err:
+        raise MeshError(err.problems[0].message if err.problems else err.msg, field="%s.expires_in" % field,
+                        value=params["expires_in"])
+
+
+def want_destination_rule(live, plan, api_version, namespace):
+    if plan["subsets"] is None:
+        return live
+    obj = live or new_object(api_version, "DestinationRule", plan["host"], namespace)
+    obj.setdefault("spec", {}).update({"host": plan["host"], "subsets": plan["subsets"]})
+    return obj
+
+
+def want_virtual_service(live, plan, api_version, namespace, now=None):
+    if plan["destinations"] is None and not any(route for _params, route in plan["routes"]) and live is None:
+        return None
+    obj = live or new_virtual_service(api_version, plan["host"], namespace, plan["host"])
+    http = list(obj["spec"].get("http") or [])
+    if plan["destinations"] is not None:
+        index = default_route_index(http)
+        if index is None:
+            http.append({"name": "default", "route": plan["destinations"]})
+        else:
+            http[index] = dict(http[index], route=plan["destinations"])
+    metadata = obj.setdefault("metadata", {})
+    annotations = dict(metadata.get("annotations") or {})
+    for params, route in plan["routes"]:
+        key, expires = params.get("expiry") or (None, None)
+        before = find_route(http, params["name"])
+        before = http[before] if before is not None else None
+        if route is None:
+            http = remove_route(http, params["name"])
+        else:
+            http = place_route(http, fill_from_default(http, route), params["before"], params["after"])[0]
+        after = http[find_route(http, params["name"])] if route is not None else None
+        # expires_in counts from when the fault was set: re-applying the same route keeps the expiry it has.
+        set_expiry(annotations, key, expires, before is not None and before == after, now)
+    obj["spec"]["http"] = http
+    if annotations or metadata.get("annotations") is not None:
+        metadata["annotations"] = annotations
+    return obj
+
+
+def check_unique(plans):
+    hosts = [plan["host"] for plan in plans]
+    duplicates = sorted(set(h for h in hosts if hosts.count(h) > 1))
+    if duplicates:
+        raise MeshError("each service may be listed once", field="services", value=duplicates)
+
+
+def plan_objects(plans, live_rules, live_services, api_version, namespace, now=None):
+    """{host: wanted object} for both kinds, from the live objects by name (missing ones are absent)."""
+    wanted_rules, wanted_services = {}, {}
+    for plan in plans:
+        host = plan["host"]
+        wanted_rules[host] = want_destination_rule(_copy(live_rules.get(host)), plan, api_version, namespace)
+        wanted_services[host] = want_virtual_service(_copy(live_services.get(host)), plan, api_version, namespace,
+                                                     now)
+    return wanted_rules, wanted_services
+
+
+def _copy(obj):
+    return copy.deepcopy(obj)
+
+
+def written(kind, live, wanted):
+    """The object as it is sent: with the undo annotations when it changes, unchanged otherwise."""
+    if same(live, wanted):
+        return wanted
+    return prepare_write(kind, _copy(live), _copy(wanted))
+
+
+def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
+                      subset_label="version", user_route_name="user-override", fault_route_name="fault-injection",
+                      fault_expires_in=None):
+    """The roles' scenario variables as mesh_routing's ``services``: each route present on its service only.
+
+    A fault for the user whom the user route sends elsewhere goes into the user route itself: a separate fault
+    route for that user would sit below the user route and never fire, and above it would undo its destination.
+    """
+    weights = weights or {}
+    user_route = user_route or {}
+    fault = fault or {}
+    result = []
+    for service in services:
+        name = service["name"]
+        routes = [{"name": user_route_name, "state": "absent"}, {"name": fault_route_name, "state": "absent"}]
+        fault_part = None
+        if fault.get("service") == name:
+            fault_part = {"fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
+            if fault_expires_in is not None:
+                fault_part["expires_in"] = fault_expires_in
+        merged = (fault_part is not None and user_route.get("service") == name
+                  and user_route.get("user") == fault.get("user"))
+        if user_route.get("service") == name:
+            routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
+                         "subset": user_route.get("subset")}
+            if merged:
+                routes[0].update(fault_part)
+        if fault_part is not None and not merged:
+            routes[1] = dict({"name": fault_route_name, "user": fault.get("user"), "user_match": user_match},
+                             **fault_part)
+        result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
+                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes})
+    return result
+
+
+def compile_objects(services, api_version, namespace, live_rules=None, live_services=None, now=None):
+    """The DestinationRules, then the VirtualServices, exactly as mesh_routing writes them over the live ones."""
+    plans = [plan_service(service, index, now=now) for index, service in enumerate(services)]
+    check_unique(plans)
+    live_rules, live_services = live_rules or {}, live_services or {}
+    rules, virtual_services = plan_objects(plans, live_rules, live_services, api_version, namespace, now)
+    return ([written("DestinationRule", live_rules.get(h), o) for h, o in rules.items() if o is not None]
+            + [written("VirtualService", live_services.get(h), o) for h, o in virtual_services.items()
+               if o is not None])
