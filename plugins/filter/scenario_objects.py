@@ -51,14 +51,15 @@ options:
     type: dict
   fault:
     description:
-      - The fault - C(service), C(user), and C(delay) (C(fixed_delay), C(percentage) or C(percent)) and/or
+      - The fault - C(service), C(user) (or C(all_users=true), which puts the fault on the default route), and
+        C(delay) (C(fixed_delay), C(percentage) or C(percent)) and/or
         C(abort) (C(http_status) or C(grpc_status), C(percentage) or C(percent)), as the C(fault) of a
         M(ack.servicemesh.mesh_routing) route takes them. Empty for none.
     type: dict
   user_match:
     description: How routes recognise the user - the C(end-user) header, or the Istio 0.8 C(user) cookie regex.
     type: str
-    choices: [header, cookie]
+    choices: [header, cookie, cookie-0.8]
     default: header
   user_route_name:
     description: Name of the user route.
@@ -105,10 +106,12 @@ _value:
 import copy
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problem, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, check_route, place_route, weighted_destinations)
+    USER_MATCH_CHOICES, build_destinations, build_fault, build_match, check_route, place_route, put_default_fault,
+    weighted_destinations)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_destination_rule
 
@@ -216,16 +219,22 @@ def _fault_route(host, fault, user_match, route_name, destinations):
         problems.add("fault", "give delay and/or abort", fault)
     elif delay and "fixed_delay" not in delay:
         problems.add("fault.delay.fixed_delay", "is required", None)
-    if not fault.get("user"):
-        problems.add("fault.user", "a fault without a user hits every request to %s; the role only injects a "
-                     "fault for one user" % host, fault.get("user"))
+    all_users = boolean(fault.get("all_users") or False, strict=False)
+    if not fault.get("user") and not all_users:
+        raise MeshError("the fault has no user: set the user whose requests to %s it hits (fault_delay_user, "
+                        "fault_abort_user), or all_users (fault_delay_all_users, fault_abort_all_users) to true "
+                        "to hit every request" % host)
     problems.raise_if_any()
+    user = None if all_users else fault["user"]
     route = {"name": route_name,
-             "match": build_match({"user": fault["user"], "user_match": user_match}, problems),
+             "match": build_match({"user": user, "user_match": user_match}, problems) or [{"uri": {"prefix": "/"}}],
              "fault": build_fault(delay, abort, problems),
              "route": copy.deepcopy(destinations)}
     check_route(route, host, problems)
     problems.raise_if_any("fault")
+    if all_users:
+        # It goes on the default route: only the fault is needed.
+        return {"fault": route["fault"]}
     return route
 
 
@@ -242,10 +251,17 @@ def _virtual_service(name, namespace, weights, default_subset, user_route, fault
     # Each new route goes just above the default route, in the order the role lists them: user route, then fault.
     if user_route.get("service") == name:
         http = place_route(http, _user_route(name, user_route, user_match, user_route_name))[0]
+    annotations = {}
     if fault.get("service") == name:
-        http = place_route(http, _fault_route(name, fault, user_match, fault_route_name, default["route"]))[0]
+        route = _fault_route(name, fault, user_match, fault_route_name, default["route"])
+        if "match" in route:
+            http = place_route(http, route)[0]
+        else:
+            http = put_default_fault(http, annotations, fault_route_name, route["fault"])
     obj = new_object(API_VERSION, "VirtualService", name, namespace)
     obj["spec"] = {"hosts": [name], "http": http}
+    if annotations:
+        obj["metadata"]["annotations"] = annotations
     return obj
 
 
@@ -257,8 +273,8 @@ def build_scenario_objects(services, namespace="default", weights=None, default_
     weights = _mapping(weights, "weights")
     user_route = _mapping(user_route, "user_route")
     fault = _mapping(fault, "fault")
-    if user_match not in ("header", "cookie"):
-        raise MeshError("must be header or cookie", field="user_match", value=user_match)
+    if user_match not in USER_MATCH_CHOICES:
+        raise MeshError("must be one of %s" % ", ".join(USER_MATCH_CHOICES), field="user_match", value=user_match)
     for service in weights:
         _check_service({"service": service}, "weights.%s" % service, names)
     _check_service(user_route, "user_route.service", names)

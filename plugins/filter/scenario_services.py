@@ -32,7 +32,9 @@ options:
     type: dict
     default: {}
   fault:
-    description: C(service), C(user), and C(delay) and/or C(abort) of the one fault; empty for none.
+    description:
+      - C(service), C(user), and C(delay) and/or C(abort) of the one fault; empty for none.
+      - C(all_users=true) instead of C(user) faults every request to the service.
     type: dict
     default: {}
   default_subset:
@@ -40,7 +42,9 @@ options:
     type: str
     default: v1
   user_match:
-    description: V(header) (current BookInfo) or V(cookie) (Istio 0.8 and 1.0).
+    description:
+      - V(header) (current BookInfo), V(cookie) (Istio 0.8 and 1.0 apps, as browsers send cookies) or
+        V(cookie-0.8) (the 0.8 sample's exact regex).
     type: str
     default: header
   subset_label:
@@ -75,6 +79,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 
 def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
@@ -92,11 +97,15 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
         if user_route.get("service") == name:
             routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
                          "subset": user_route.get("subset")}
+        unscoped = fault.get("service") == name and boolean(fault.get("all_users") or False, strict=False)
         if fault.get("service") == name:
-            routes[1] = {"name": fault_route_name, "user": fault.get("user"), "user_match": user_match,
+            routes[1] = {"name": fault_route_name,
                          "fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
+            if not unscoped:
+                routes[1].update(user=fault.get("user"), user_match=user_match)
         result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
-                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes})
+                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes,
+                       "allow_unscoped_fault": unscoped})
     return result
 
 
