@@ -199,8 +199,8 @@ def _destination_rule(service, namespace, subset_label):
 def _user_route(host, user_route, user_match, route_name):
     problems = Problems()
     if not user_route.get("user"):
-        problems.add("user_route.user", "is required: the role routes one user", user_route.get("user"))
-        problems.raise_if_any()
+        raise MeshError("the user route has no user: set the user the role sends to %s %s (user_v2_user, "
+                        "fault_delay_user, fault_abort_user)" % (host, user_route.get("subset")))
     route = {"name": route_name}
     match = build_match({"user": user_route.get("user"), "user_match": user_match}, problems)
     if match:

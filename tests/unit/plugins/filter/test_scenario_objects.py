@@ -214,7 +214,7 @@ def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
     ({"weights": {"reviews": {"v1": -1, "v3": 101}}}, "weights.reviews.v1: must be an integer >= 0 (got -1)"),
     ({"weights": {"nope": {"v1": 100}}}, "weights.nope: is not one of the services"),
     ({"user_route": {"service": "revues", "user": "jason", "subset": "v2"}}, "user_route.service: is not one"),
-    ({"user_route": {"service": "reviews", "subset": "v2"}}, "user_route.user: is required"),
+    ({"user_route": {"service": "reviews", "subset": "v2"}}, "the user route has no user: set the user the role sends to reviews v2"),
     ({"fault": {"service": "ratings", "user": "jason"}}, "fault: give delay and/or abort"),
     ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "the fault has no user: set the user whose requests to ratings"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7 s"}}},
