@@ -57,8 +57,8 @@ def settle(expect, rounds=5):
         else:
             streak = 0
         if time.monotonic() > deadline:
-            pytest.fail("after %.0f s: %s, expected %s" % (TIMEOUT, dict((c, o.outcome) for c, o in seen.items()),
-                                                          expect))
+            outcomes = dict((c, o.outcome) for c, o in seen.items())
+            pytest.fail("after %.0f s: %s, expected %s" % (TIMEOUT, outcomes, expect))
 
 
 def scenario(mesh, name, **extra):

@@ -27,8 +27,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge imp
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck, check_namespace
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
-    DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, legacy_weights_for, validate_host, validate_port,
-    validate_virtual_service)
+    DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, validate_host, validate_port, validate_virtual_service)
 
 # Browsers join cookies with '; ' (RFC 6265), so the user's cookie may follow a ';' and spaces; it must be a
 # whole cookie (a name such as xuser= does not count).
