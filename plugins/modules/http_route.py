@@ -197,7 +197,7 @@ result:
   type: dict
 """
 
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
     ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, at_index, build_http_route, converge_http, find_route,
@@ -220,7 +220,12 @@ def run(mesh):
     def edit(http, obj):
         if not present:
             return remove_route(http, params["name"])
-        http, position = place_route(http, route, params["before"], params["after"])
+        try:
+            http, position = place_route(http, route, params["before"], params["after"])
+        except MeshError:
+            # A bad match can make the route look like a catch-all: the bad input is the cause to report.
+            problems.raise_if_any()
+            raise
         # Problems are reported once the route's place is known, so they name it as spec.http[<index>].
         at_index(problems, params["name"], position).raise_if_any()
         return http
