@@ -17,11 +17,11 @@ description:
     conditions) to the given subsets and weights, for canary releases and blue/green switches.
   - Creates the VirtualService, or the default route, when missing. Other routes, and the default route's other
     fields (timeout, retries), are kept.
-  - Weights follow the Istio the cluster runs. When it serves C(networking.istio.io/v1) or C(v1beta1) (Istio 1.15
+  - 'Weights follow the Istio the cluster runs. When it serves C(networking.istio.io/v1) or C(v1beta1) (Istio 1.15
     and later) they are relative, integers of at least 0 with a sum above 0, such as V({v1: 101, v3: 20}); when
     it serves only C(v1alpha3) (an Istio before 1.15) they must sum to exactly 100, and anything else fails
-    before a write, saying so. M(ack.servicemesh.http_route), M(ack.servicemesh.virtual_service) and
-    M(ack.servicemesh.mesh_routing) apply the same rule.
+    before a write, saying so. M(ack.servicemesh.http_route) and M(ack.servicemesh.virtual_service) apply the
+    same rule.'
   - Every subset must be defined by a DestinationRule for the host unless O(check_subsets=false).
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
