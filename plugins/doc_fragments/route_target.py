@@ -39,20 +39,23 @@ options:
     description:
       - Match one user, the way BookInfo identifies users.
       - With O(user_match=header) (current Istio) the request header O(user_header) must equal the user.
-      - With O(user_match=cookie) (Istio 0.8 and 1.0 apps) the C(Cookie) header must carry C(user_cookie=user),
-        matched with the regular expression of Istio's 0.8 samples.
+      - With O(user_match=cookie) (Istio 0.8 and 1.0 apps) the C(Cookie) header must carry the cookie
+        C(user_cookie=user), first or after a C(;) and any spaces, as browsers send cookies (C(a=b; user=jason));
+        a longer cookie name such as C(xuser) does not match. The regex is C(^(.*?; *)?(user=jason)(;.*)?$).
+      - With O(user_match=cookie-0.8) the regex is exactly the one of Istio's 0.8 samples,
+        C(^(.*?;)?(user=jason)(;.*)?$), which misses the user when a space follows the C(;).
     type: str
   user_match:
     description: How O(user) is matched.
     type: str
-    choices: [header, cookie]
+    choices: [header, cookie, cookie-0.8]
     default: header
   user_header:
     description: The header that carries the user name with O(user_match=header).
     type: str
     default: end-user
   user_cookie:
-    description: The cookie that carries the user name with O(user_match=cookie).
+    description: The cookie that carries the user name with O(user_match=cookie) or O(user_match=cookie-0.8).
     type: str
     default: user
 """

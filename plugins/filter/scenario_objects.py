@@ -55,14 +55,15 @@ options:
     type: dict
   fault:
     description:
-      - The fault - C(service), C(user), and C(delay) (C(fixed_delay), C(percentage) or C(percent)) and/or
+      - The fault - C(service), C(user) (or C(all_users=true), which puts the fault on the default route), and
+        C(delay) (C(fixed_delay), C(percentage) or C(percent)) and/or
         C(abort) (C(http_status) or C(grpc_status), C(percentage) or C(percent)), as the C(fault) of a
         M(ack.servicemesh.mesh_routing) route takes them. Empty for none.
     type: dict
   user_match:
     description: How routes recognise the user - the C(end-user) header, or the Istio 0.8 C(user) cookie regex.
     type: str
-    choices: [header, cookie]
+    choices: [header, cookie, cookie-0.8]
     default: header
   user_route_name:
     description: Name of the user route.
@@ -109,10 +110,11 @@ _value:
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problem
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import compile_objects, scenario_services
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import weighted_destinations
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import USER_MATCH_CHOICES, weighted_destinations
 
 API_VERSION = "networking.istio.io/v1"
 _INDEX = re.compile(r"services\[(\d+)\]")
@@ -206,9 +208,10 @@ def _check_fault(fault):
         raise MeshError("give delay and/or abort", field="fault", value=fault)
     if delay and "fixed_delay" not in delay:
         raise MeshError("is required", field="fault.delay.fixed_delay", value=None)
-    if not fault.get("user"):
-        raise MeshError("a fault without a user hits every request to %s; the role only injects a fault for one "
-                        "user" % fault.get("service"), field="fault.user", value=fault.get("user"))
+    if not fault.get("user") and not boolean(fault.get("all_users") or False, strict=False):
+        raise MeshError("the fault has no user: set the user whose requests to %s it hits (fault_delay_user, "
+                        "fault_abort_user), or all_users (fault_delay_all_users, fault_abort_all_users) to true "
+                        "to hit every request" % fault.get("service"))
     return dict(fault, delay=delay or None, abort=abort or None)
 
 
@@ -220,13 +223,14 @@ def build_scenario_objects(services, namespace="default", weights=None, default_
     weights = _mapping(weights, "weights")
     user_route = _mapping(user_route, "user_route")
     fault = _check_fault(_mapping(fault, "fault"))
-    if user_match not in ("header", "cookie"):
-        raise MeshError("must be header or cookie", field="user_match", value=user_match)
+    if user_match not in USER_MATCH_CHOICES:
+        raise MeshError("must be one of %s" % ", ".join(USER_MATCH_CHOICES), field="user_match", value=user_match)
     _check_weights(weights, names)
     _check_service(user_route, "user_route.service", names)
     _check_service(fault, "fault.service", names)
     if user_route and not user_route.get("user"):
-        raise MeshError("is required: the role routes one user", field="user_route.user", value=user_route.get("user"))
+        raise MeshError("the user route has no user: set the user the role sends to %s %s (user_v2_user, "
+                        "fault_delay_user, fault_abort_user)" % (user_route.get("service"), user_route.get("subset")))
     compiled = scenario_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
                                  user_route_name, fault_route_name)
     try:

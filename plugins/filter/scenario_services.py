@@ -32,7 +32,9 @@ options:
     type: dict
     default: {}
   fault:
-    description: C(service), C(user), and C(delay) and/or C(abort) of the one fault; empty for none.
+    description:
+      - C(service), C(user), and C(delay) and/or C(abort) of the one fault; empty for none.
+      - C(all_users=true) instead of C(user) faults every request to the service.
     type: dict
     default: {}
   default_subset:
@@ -40,7 +42,9 @@ options:
     type: str
     default: v1
   user_match:
-    description: V(header) (current BookInfo) or V(cookie) (Istio 0.8 and 1.0).
+    description:
+      - V(header) (current BookInfo), V(cookie) (Istio 0.8 and 1.0 apps, as browsers send cookies) or
+        V(cookie-0.8) (the 0.8 sample's exact regex).
     type: str
     default: header
   subset_label:
@@ -83,6 +87,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import scenario_services as compile_services
 

@@ -76,17 +76,18 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare impo
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import PREFIX, expiries, parse_time, utcnow
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import find_route, remove_route
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import has_fault, remove_fault
 
 
 def sort_out(obj, now):
     """What to do with each expiry annotation of one VirtualService: (expired, stale, pending, invalid)."""
     http = (obj.get("spec") or {}).get("http") or []
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
     result = ([], [], [], [])
-    for route, (key, value) in sorted(expiries((obj.get("metadata") or {}).get("annotations")).items()):
+    for route, (key, value) in sorted(expiries(annotations).items()):
         entry = {"virtual_service": obj["metadata"]["name"], "route": route, "expires_at": value}
-        index = find_route(http, route)
-        if index is None or not isinstance(http[index], dict) or not http[index].get("fault"):
+        # A fault for every request is on the default route (fault_injection), not on a route of its name.
+        if not has_fault(http, annotations, route):
             result[1].append(entry)
             continue
         try:
@@ -103,7 +104,7 @@ def without(obj, entries):
     http = (obj.get("spec") or {}).get("http") or []
     annotations = obj["metadata"].get("annotations") or {}
     for entry in entries:
-        http = remove_route(http, entry["route"])
+        http = remove_fault(http, annotations, entry["route"])
         annotations.pop(PREFIX + entry["route"], None)
     obj["spec"]["http"] = http
     obj["metadata"]["annotations"] = annotations

@@ -15,7 +15,13 @@ version_added: 0.1.0
 description:
   - Adds a named route above the service's default route that matches one user and injects a fixed delay, an
     abort (HTTP or gRPC status), or both. Matching requests keep going where the default route sends them.
-  - With O(state=absent) the route is removed and the routing is exactly as it was before.
+  - A fault without O(user) (with O(allow_unscoped_fault=true)) hits every request, so it is put on the default
+    route itself rather than on a catch-all route above it, which would leave the default route unreachable. The
+    annotation C(servicemesh.ack.io/default-route-fault) names the fault route it stands for; a fault someone
+    else put on the default route is never replaced.
+  - With O(state=absent) the fault is removed, wherever it is, and the routing is exactly as it was before. When
+    that leaves the VirtualService without routes, a VirtualService the collection created is deleted and one it
+    saved the spec of gets that spec back.
   - 'Guardrails: a fault that matches every user, or that hits more than O(percentage_threshold) percent of the
     requests it matches, needs O(allow_unscoped_fault=true), so a typo cannot break a whole service.'
   - With O(expires_in) or O(expires_at) the VirtualService carries the annotation
@@ -164,8 +170,9 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry impor
     annotation_key, expiry_from_params, format_time, parse_time, utcnow)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    build_destinations, build_fault, build_match, check_route, converge_http, default_route_index, fill_from_default,
-    find_route, place_route, remove_route)
+    USER_MATCH_CHOICES, build_destinations, build_fault, build_match, check_route, converge_http, default_route_index,
+    fill_from_default, find_route, has_fault, place_route, put_default_fault, remove_fault, remove_route,
+    take_default_fault)
 
 PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
 
@@ -187,7 +194,11 @@ def check_guardrails(params, fault, problems):
 
 
 def build_fault_route(params):
-    """The fault route without its destinations (they come from the live default route)."""
+    """The fault route without its destinations (they come from the live default route).
+
+    A fault without match conditions has no route of its own: it goes on the default route (`place_fault`), and
+    the returned route has no ``match``.
+    """
     problems = Problems()
     if not params["delay"] and not params["abort"]:
         problems.add("delay", "give delay and/or abort", None)
@@ -196,13 +207,39 @@ def build_fault_route(params):
                                   or not 0 <= threshold <= 100):
         problems.add("percentage_threshold", "must be a number from 0 to 100", threshold)
         threshold = None
-    match = build_match(params, problems) or [{"uri": {"prefix": "/"}}]
-    route = {"name": params["name"], "match": match, "fault": build_fault(params["delay"], params["abort"], problems)}
+    route = {"name": params["name"], "fault": build_fault(params["delay"], params["abort"], problems)}
+    match = build_match(params, problems)
+    if match:
+        route["match"] = match
     check_guardrails(dict(params, percentage_threshold=threshold), route["fault"], problems)
     probe = dict(route, route=build_destinations(params["host"], None, params["subset"] or "placeholder"))
+    if not match:
+        # Checked as the default route it will be part of.
+        probe["match"] = [{"uri": {"prefix": "/"}}]
     check_route(probe, params["host"], problems)
     problems.raise_if_any()
     return route
+
+
+def place_fault(params, route, http, annotations):
+    """The http list with the fault in place: its own route above the default route, or on the default route."""
+    http = list(http)
+    destinations = build_destinations(params["host"], None, params["subset"]) if params["subset"] else None
+    if "match" not in route:
+        if destinations is not None and default_route_index(http) is not None:
+            raise MeshError("a fault for every request goes on the default route and keeps its destinations; "
+                            "subset only says where a default route that does not exist yet sends traffic",
+                            field="subset", value=params["subset"])
+        if destinations is not None:
+            http.append({"name": "default", "route": destinations})
+        # An unscoped fault of an earlier release was a catch-all route of this name; it goes away.
+        return put_default_fault(remove_route(http, params["name"]), annotations, params["name"], route["fault"])
+    http = take_default_fault(http, annotations, params["name"])
+    if destinations is None:
+        return place_route(http, fill_from_default(http, dict(route, route=None)))[0]
+    if default_route_index(http) is None:
+        http.append({"name": "default", "route": copy.deepcopy(destinations)})
+    return place_route(http, dict(route, route=destinations))[0]
 
 
 def expiry_key(params, expires):
@@ -244,24 +281,23 @@ def run(mesh):
         annotations = dict(metadata.get("annotations") or {})
         if not present:
             annotations.pop(key, None)
+            http = remove_fault(http, annotations, params["name"])
             metadata["annotations"] = annotations
-            return remove_route(http, params["name"])
-        result = place_fault(http)
+            return http
+        before = fault_of(http, annotations)
+        result = place_fault(params, route, http, annotations)
         # expires_in counts from when this fault was injected: the same fault, re-applied, keeps its expiry.
-        before = find_route(http, params["name"])
-        unchanged = before is not None and http[before] == result[find_route(result, params["name"])]
+        unchanged = before is not None and before == fault_of(result, annotations)
         set_expiry(annotations, key, expires, params["expires_in"] is not None and unchanged, now)
         metadata["annotations"] = annotations
         return result
 
-    def place_fault(http):
-        http = list(http)
-        if not params["subset"]:
-            return place_route(http, fill_from_default(http, dict(route, route=None)))[0]
-        destinations = build_destinations(params["host"], None, params["subset"])
-        if default_route_index(http) is None:
-            http.append({"name": "default", "route": copy.deepcopy(destinations)})
-        return place_route(http, dict(route, route=destinations))[0]
+    def fault_of(http, annotations):
+        """The route that carries this fault, or None."""
+        if not has_fault(http, annotations, params["name"]):
+            return None
+        index = find_route(http, params["name"])
+        return http[index if index is not None else default_route_index(http)]
 
     name = params["virtual_service"] or params["host"].split(".")[0]
     outcome = converge_http(mesh, name, params["host"], edit, params["check_subsets"], create=present)
@@ -279,7 +315,7 @@ def main():
             name=dict(type="str", default="fault-injection"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             user=dict(type="str"),
-            user_match=dict(type="str", choices=["header", "cookie"], default="header"),
+            user_match=dict(type="str", choices=USER_MATCH_CHOICES, default="header"),
             user_header=dict(type="str", default="end-user"),
             user_cookie=dict(type="str", default="user"),
             delay=dict(type="dict", options=dict(fixed_delay=dict(type="str", required=True), **PERCENT_OPTIONS)),

@@ -197,22 +197,38 @@ result:
   type: dict
 """
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, converge_http, find_route, place_route,
-    remove_route)
+    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, at_index, build_http_route, converge_http, find_route,
+    place_route, remove_route)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import legacy_weights_for
 
 
 def run(mesh):
     params = mesh.params
     present = params["state"] == "present"
-    route = build_http_route(params) if present else None
+    problems = Problems()
+    route = None
+    if present:
+        route = build_http_route(params, problems=problems)
+        if not problems:
+            # What only an Istio before 1.15 refuses (relative weights) is known once its version is.
+            build_http_route(params, legacy_weights=legacy_weights_for(mesh.api_version), problems=problems)
     name = params["virtual_service"] or params["host"].split(".")[0]
 
     def edit(http, obj):
         if not present:
             return remove_route(http, params["name"])
-        return place_route(http, route, params["before"], params["after"])[0]
+        try:
+            http, position = place_route(http, route, params["before"], params["after"])
+        except MeshError:
+            # A bad match can make the route look like a catch-all: the bad input is the cause to report.
+            problems.raise_if_any()
+            raise
+        # Problems are reported once the route's place is known, so they name it as spec.http[<index>].
+        at_index(problems, params["name"], position).raise_if_any()
+        return http
 
     outcome = converge_http(mesh, name, params["host"], edit, params["check_subsets"], create=present)
     http = ((outcome.after or {}).get("spec") or {}).get("http")

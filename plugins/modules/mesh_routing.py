@@ -225,11 +225,13 @@ def predictions(users, objects, namespace):
 def run(mesh):
     params = mesh.params
     now = utcnow()
-    plans = [plan_service(service, index, now=now) for index, service in enumerate(params["services"])]
-    check_unique(plans)
     namespace = mesh.namespace()
     rules = mesh.resources("DestinationRule")
     services = mesh.resources("VirtualService")
+    # The weight rule depends on the Istio behind the served API version, so plan once it is known.
+    plans = [plan_service(service, index, now=now, api_version=rules.api_version)
+             for index, service in enumerate(params["services"])]
+    check_unique(plans)
     listed_rules = with_kind(rules.list(namespace), "DestinationRule")
     listed_services = with_kind(services.list(namespace), "VirtualService")
     live_rules = dict((o["metadata"]["name"], o) for o in listed_rules)

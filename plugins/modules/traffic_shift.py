@@ -17,8 +17,11 @@ description:
     conditions) to the given subsets and weights, for canary releases and blue/green switches.
   - Creates the VirtualService, or the default route, when missing. Other routes, and the default route's other
     fields (timeout, retries), are kept.
-  - By default weights are integers that sum to 100, which every Istio release accepts; Istio 1.15 and later also
-    accept relative weights, allowed with O(relative_weights=true).
+  - 'Weights follow the Istio the cluster runs. When it serves C(networking.istio.io/v1) or C(v1beta1) (Istio 1.15
+    and later) they are relative, integers of at least 0 with a sum above 0, such as V({v1: 101, v3: 20}); when
+    it serves only C(v1alpha3) (an Istio before 1.15) they must sum to exactly 100, and anything else fails
+    before a write, saying so. M(ack.servicemesh.http_route) and M(ack.servicemesh.virtual_service) apply the
+    same rule.'
   - Every subset must be defined by a DestinationRule for the host unless O(check_subsets=false).
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
@@ -34,7 +37,9 @@ options:
     type: dict
     required: true
   relative_weights:
-    description: Allow weights that do not sum to 100 (Istio 1.15 and later treat them as relative).
+    description:
+      - Kept for playbooks written for earlier releases; the served Istio version decides whether weights may be
+        relative. V(true) on a cluster that serves only C(v1alpha3) fails, since that Istio would refuse them.
     type: bool
     default: false
   port:
@@ -75,14 +80,22 @@ result:
   type: dict
 """
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
     converge_http, default_route_index, weighted_destinations)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import legacy_weights_for
 
 
 def run(mesh):
     params = mesh.params
-    destinations = weighted_destinations(params["host"], params["weights"], params["port"], params["relative_weights"])
+    # Whatever no Istio takes fails before any request; what only an older Istio refuses, once its version is known.
+    destinations = weighted_destinations(params["host"], params["weights"], params["port"], relative=True)
+    if legacy_weights_for(mesh.api_version):
+        if params["relative_weights"]:
+            raise MeshError("the cluster serves networking.istio.io only as v1alpha3, an Istio before 1.15, which "
+                            "refuses relative weights", field="relative_weights", value=True)
+        destinations = weighted_destinations(params["host"], params["weights"], params["port"], relative=False)
 
     def edit(http, obj):
         index = default_route_index(http)

@@ -18,6 +18,9 @@ description:
     and M(ack.servicemesh.traffic_shift) do not cover. Unlike them it owns the whole O(http) list when given.
   - The whole change is validated before anything is written (Istio's own rules, which its webhook may not enforce
     and the API server does not); an error names the field and the value.
+  - Weights follow the Istio the cluster runs, as in M(ack.servicemesh.traffic_shift) - relative when it serves
+    C(v1) or C(v1beta1); each at most 100 and summing to exactly 100 when it serves only C(v1alpha3) (Istio before
+    1.15).
   - Fault percentages written the Istio 0.8 way (C(percent)) are written as C(percentage), because current API
     servers silently drop C(abort.percent).
   - Before the collection first changes the spec of a VirtualService it did not create, the spec is saved in the
@@ -147,7 +150,8 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
     merge_metadata, new_object, translate_legacy_fault)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_virtual_service
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
+    legacy_weights_for, validate_virtual_service)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck
 
 KIND = "VirtualService"
@@ -219,6 +223,9 @@ def run(mesh):
             placeholders["http"] = [{"route": [{"destination": {"host": "placeholder"}}]}]
         validate_virtual_service(dict(placeholders, **given), path="spec").raise_if_any()
     resources = mesh.resources(KIND)
+    if present and legacy_weights_for(resources.version):
+        # Relative weights are fine for every Istio but one before 1.15, known once discovery has run.
+        validate_virtual_service(dict(placeholders, **given), path="spec", legacy_weights=True).raise_if_any()
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if params["check_subsets"] else None
     warned = set()

@@ -190,7 +190,7 @@ def test_simulate_several_requests_headers_and_cookies(cluster, namespace):
                     weights={"productpage": {"v1": 100}, "details": {"v1": 100}})
     res = _run(cluster, "route_simulate", {"namespace": namespace, "requests": [
         {"host": "reviews", "cookies": {"session": "abc", "user": "jason"}},
-        {"host": "reviews", "headers": {"Cookie": "session=abc; user=jason"}},  # the 0.8 regex needs no space
+        {"host": "reviews", "headers": {"Cookie": "session=abc; xuser=jason"}},  # another cookie's name
         {"host": "reviews.%s.svc.cluster.local" % namespace, "user": "jason", "uri": "/reviews/0?x=1"},
         {"host": "unknown-service"},
     ]})

@@ -12,7 +12,7 @@ M = "ack.servicemesh."
 
 CASES = [
     ("traffic_shift", {"host": "reviews", "weights": {"v1": -5, "v3": 105}}, ["weights.v1", "-5"]),
-    ("traffic_shift", {"host": "reviews", "weights": {"v1": 50, "v3": 60}}, ["weights", "sum to 110"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": 50, "v3": -10}}, ["weights.v3", "-10"]),
     ("traffic_shift", {"host": "reviews", "weights": {"v1": 50, "v9": 50}}, ["subset", "'v9'"]),
     ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "7"}}, ["fixedDelay", "'7'"]),
     ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "0s"}}, ["fixedDelay", "'0s'"]),
@@ -79,8 +79,7 @@ CASES = [
     # traffic_shift
     ("traffic_shift", {"host": "reviews", "weights": {}}, ["weights", "{}"]),
     ("traffic_shift", {"host": "reviews", "weights": {"v1": "abc"}}, ["weights.v1", "'abc'"]),
-    ("traffic_shift", {"host": "reviews", "weights": {"v1": 30, "v3": 30}, "relative_weights": False},
-     ["weights", "sum to 60", "relative_weights"]),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": 0, "v3": 0}}, ["weights", "above 0"]),
     ("traffic_shift", {"host": "reviews", "weights": {"v1": 100}, "port": 70000}, ["port", "70000"]),
     ("traffic_shift", {"host": "reviews", "weights": {"V1": 100}}, ["weights.V1", "'V1'"]),
     # destination_rule

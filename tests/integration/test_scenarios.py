@@ -44,13 +44,13 @@ def test_scenarios_in_sequence_end_as_if_applied_alone(cluster, first, then):
 @pytest.mark.parametrize("scenario", ["all-v1", "user-v2", "fault-delay", "fault-abort", "shift-50-v3"])
 def test_old_istio_gets_v1alpha3_objects_equal_to_the_08_samples(old_cluster, scenario):
     namespace = old_cluster.new_namespace("old")
-    result = play(scenario, namespace, old_cluster.kubeconfig, servicemesh_user_match="cookie")
+    result = play(scenario, namespace, old_cluster.kubeconfig, servicemesh_user_match="cookie-0.8")
     assert not result.failed, result.proc.stdout[-4000:]
     for kind in ("VirtualService", "DestinationRule"):
         for obj in old_cluster.list(kind, namespace):
             assert obj["apiVersion"] == "networking.istio.io/v1alpha3"
     assert_conforms(old_cluster, namespace, scenario, legacy=True)
-    assert play(scenario, namespace, old_cluster.kubeconfig, servicemesh_user_match="cookie").changed == 0
+    assert play(scenario, namespace, old_cluster.kubeconfig, servicemesh_user_match="cookie-0.8").changed == 0
 
 
 def test_check_mode_writes_nothing(cluster):

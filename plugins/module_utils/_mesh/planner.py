@@ -24,6 +24,7 @@ __metaclass__ = type
 import copy
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
@@ -31,10 +32,11 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import (
     annotation_key, expiry_from_params, set_expiry)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, build_http_route, default_route_index, fill_from_default,
-    find_route, new_virtual_service, place_route, remove_route, weighted_destinations)
+    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, apply_route, build_http_route, default_route_index, find_route,
+    has_fault, new_virtual_service, weighted_destinations)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_destination_rule
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
+    legacy_weights_for, validate_destination_rule)
 
 # Options a mesh_routing route takes on top of http_route's.
 EXPIRY_OPTIONS = ("expires_in",)
@@ -61,11 +63,14 @@ def _has_match(params):
                 or params.get("query_params"))
 
 
-def plan_service(service, index, allow_unscoped=None, now=None):
+def plan_service(service, index, allow_unscoped=None, now=None, api_version=None):
     """Everything one service wants, built and validated without any request.
 
     ``now`` is the time an ``expires_in`` counts from; each route gets its
-    expiry annotation key and moment (or None) in the plan.
+    expiry annotation key and moment (or None) in the plan. ``api_version``,
+    when known, decides the weight rule: relative weights where v1beta1 or v1
+    is served (Istio 1.15 and later), weights summing to 100 where only
+    v1alpha3 is (`legacy_weights_for`).
     """
     service = dict(SERVICE_DEFAULTS, **service)
     if allow_unscoped is None:
@@ -81,10 +86,16 @@ def plan_service(service, index, allow_unscoped=None, now=None):
         validate_destination_rule(spec, path=where, problems=problems)
         problems.raise_if_any()
         plan["subsets"] = built
+    relative = service["relative_weights"]
+    if api_version is not None:
+        if legacy_weights_for(api_version) and relative:
+            raise MeshError("relative weights need Istio 1.15 or later (networking.istio.io v1beta1 or v1 "
+                            "served); this Istio serves only %s" % api_version,
+                            field="%s.relative_weights" % where, value=relative)
+        relative = not legacy_weights_for(api_version)
     if service.get("weights") is not None:
         try:
-            plan["destinations"] = weighted_destinations(service["host"], service["weights"],
-                                                         relative=service["relative_weights"])
+            plan["destinations"] = weighted_destinations(service["host"], service["weights"], relative=relative)
         except MeshError as err:
             raise MeshError("%s: %s" % (where, err.msg), problems=err.problems)
     for r_index, raw in enumerate(service.get("routes") or []):
@@ -149,19 +160,23 @@ def want_virtual_service(live, plan, api_version, namespace, now=None):
     annotations = dict(metadata.get("annotations") or {})
     for params, route in plan["routes"]:
         key, expires = params.get("expiry") or (None, None)
-        before = find_route(http, params["name"])
-        before = http[before] if before is not None else None
-        if route is None:
-            http = remove_route(http, params["name"])
-        else:
-            http = place_route(http, fill_from_default(http, route), params["before"], params["after"])[0]
-        after = http[find_route(http, params["name"])] if route is not None else None
+        before = _route_named(http, annotations, params["name"])
+        http = apply_route(http, annotations, params["name"], route, params["before"], params["after"])
+        after = _route_named(http, annotations, params["name"]) if route is not None else None
         # expires_in counts from when the fault was set: re-applying the same route keeps the expiry it has.
         set_expiry(annotations, key, expires, before is not None and before == after, now)
     obj["spec"]["http"] = http
     if annotations or metadata.get("annotations") is not None:
         metadata["annotations"] = annotations
     return obj
+
+
+def _route_named(http, annotations, name):
+    """The route ``name`` stands for: its own, or the default route that carries its unscoped fault."""
+    index = find_route(http, name)
+    if index is None and has_fault(http, annotations, name):
+        index = default_route_index(http)
+    return http[index] if index is not None else None
 
 
 def check_unique(plans):
@@ -213,7 +228,9 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
             fault_part = {"fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
             if fault_expires_in is not None:
                 fault_part["expires_in"] = fault_expires_in
-        merged = (fault_part is not None and user_route.get("service") == name
+        # A fault for every request goes on the default route (see routes.apply_route).
+        unscoped = fault_part is not None and boolean(fault.get("all_users") or False, strict=False)
+        merged = (fault_part is not None and not unscoped and user_route.get("service") == name
                   and user_route.get("user") == fault.get("user"))
         if user_route.get("service") == name:
             routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
@@ -221,16 +238,18 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
             if merged:
                 routes[0].update(fault_part)
         if fault_part is not None and not merged:
-            routes[1] = dict({"name": fault_route_name, "user": fault.get("user"), "user_match": user_match},
-                             **fault_part)
+            routes[1] = dict({"name": fault_route_name}, **fault_part)
+            if not unscoped:
+                routes[1].update(user=fault.get("user"), user_match=user_match)
         result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
-                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes})
+                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes,
+                       "allow_unscoped_fault": unscoped})
     return result
 
 
 def compile_objects(services, api_version, namespace, live_rules=None, live_services=None, now=None):
     """The DestinationRules, then the VirtualServices, exactly as mesh_routing writes them over the live ones."""
-    plans = [plan_service(service, index, now=now) for index, service in enumerate(services)]
+    plans = [plan_service(service, index, now=now, api_version=api_version) for index, service in enumerate(services)]
     check_unique(plans)
     live_rules, live_services = live_rules or {}, live_services or {}
     rules, virtual_services = plan_objects(plans, live_rules, live_services, api_version, namespace, now)

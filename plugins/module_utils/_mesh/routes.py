@@ -18,19 +18,27 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 import re
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import (
+    PREVIOUS_SPEC, annotations_of, converge, is_managed)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import is_catch_all
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck, check_namespace
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, validate_host, validate_port, validate_virtual_service)
 
-# Istio 0.8/1.0 BookInfo identifies the user by this cookie; the regex is Istio's own, kept verbatim so the
-# objects equal the 0.8 samples. It does not match when a space follows the ';' before user=.
-COOKIE_REGEX = "^(.*?;)?(%s=%s)(;.*)?$"
+# Browsers join cookies with '; ' (RFC 6265), so the user's cookie may follow a ';' and spaces; it must be a
+# whole cookie (a name such as xuser= does not count).
+COOKIE_REGEX = "^(.*?; *)?(%s=%s)(;.*)?$"
+# Istio 0.8/1.0 BookInfo's own regex, kept verbatim for user_match=cookie-0.8 so the objects equal the 0.8
+# samples. It misses the user when a space follows the ';' before user=, as every browser sends it.
+COOKIE_REGEX_0_8 = "^(.*?;)?(%s=%s)(;.*)?$"
+USER_MATCH_CHOICES = ["header", "cookie", "cookie-0.8"]
+# The annotation that says which fault_injection route's unscoped fault the default route carries.
+DEFAULT_ROUTE_FAULT = "servicemesh.ack.io/default-route-fault"
 STRING_MATCH_KINDS = ("exact", "prefix", "regex")
 # A weight given as text; str.isdigit() would also take digits such as '¹' that int() refuses.
 _INTEGER = re.compile(r"^\s*-?[0-9]+\s*$")
@@ -46,7 +54,7 @@ ROUTE_ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     user=dict(type="str"),
-    user_match=dict(type="str", choices=["header", "cookie"], default="header"),
+    user_match=dict(type="str", choices=USER_MATCH_CHOICES, default="header"),
     user_header=dict(type="str", default="end-user"),
     user_cookie=dict(type="str", default="user"),
     headers=dict(type="dict"),
@@ -86,9 +94,10 @@ def _regex_escape(text):
 
 
 def user_condition(user, user_match="header", header="end-user", cookie="user"):
-    """The match block condition that identifies one user, as current or Istio 0.8-era BookInfo does it."""
-    if user_match == "cookie":
-        return {"cookie": {"regex": COOKIE_REGEX % (_regex_escape(cookie), _regex_escape(user))}}
+    """The match block condition that identifies one user: header, browser-proof cookie, or 0.8's cookie regex."""
+    if user_match in ("cookie", "cookie-0.8"):
+        pattern = COOKIE_REGEX if user_match == "cookie" else COOKIE_REGEX_0_8
+        return {"cookie": {"regex": pattern % (_regex_escape(cookie), _regex_escape(user))}}
     return {header: {"exact": user}}
 
 
@@ -202,24 +211,31 @@ def build_retries(retries):
     return result
 
 
-def check_route(route, host, problems):
-    """Validate one route with Istio's rules; fields are named `http[<route name>].<Istio field path>`."""
-    found = validate_virtual_service({"hosts": [host], "http": [route]}, path="spec")
-    label = "http[%s]" % route.get("name")
+def check_route(route, host, problems, index=None, legacy_weights=False):
+    """Validate one route with Istio's rules; fields are named ``spec.http[<index>].<Istio field path>``.
+
+    ``index`` is where the route sits in the VirtualService; before it is placed the route is checked alone, and
+    the path names it by its name, so a message never points at a route index that does not exist.
+    """
+    found = validate_virtual_service({"hosts": [host], "http": [route]}, path="spec", legacy_weights=legacy_weights)
+    label = "spec.http[%s]" % (index if index is not None else route.get("name"))
     for problem in found.items:
         if problem.field and problem.field.startswith("spec.http[0]"):
             problem.field = label + problem.field[len("spec.http[0]"):]
         problems.items.append(problem)
 
 
-def build_http_route(params, follow_default=False):
+def build_http_route(params, follow_default=False, legacy_weights=False, problems=None):
     """A whole route from http_route-style parameters, validated before any request is made.
 
     With ``follow_default`` and neither subset nor destinations given, the
     route has no destinations yet: `fill_from_default` copies the default
     route's, so matching requests keep going where they went before.
+    Given ``problems``, what is wrong is added there instead of raised, so a
+    caller can name the route by its index once it is placed (`at_index`).
     """
-    problems = Problems()
+    deferred = problems is not None
+    problems = Problems() if problems is None else problems
     route = {"name": params["name"]}
     match = build_match(params, problems)
     if match:
@@ -236,11 +252,21 @@ def build_http_route(params, follow_default=False):
     retries = build_retries(params.get("retries"))
     if retries:
         route["retries"] = retries
-    check_route(route, params["host"], problems)
-    problems.raise_if_any()
+    check_route(route, params["host"], problems, legacy_weights=legacy_weights)
+    if not deferred:
+        problems.raise_if_any()
     if follows:
         route["route"] = None
     return route
+
+
+def at_index(problems, name, index):
+    """Name a route's problems by the index the route has in the VirtualService, ``spec.http[<index>]``."""
+    label = "spec.http[%s]" % name
+    for problem in problems.items:
+        if problem.field and (problem.field == label or problem.field.startswith(label + ".")):
+            problem.field = "spec.http[%d]" % index + problem.field[len(label):]
+    return problems
 
 
 def fill_from_default(http, route, field="subset"):
@@ -308,6 +334,79 @@ def remove_route(http, name):
     return http
 
 
+def put_default_fault(http, annotations, name, fault):
+    """Put a fault for every request on the default route, owned by ``name`` through an annotation.
+
+    A catch-all fault route above the default route would make the default
+    route unreachable (IST0130); on the default route itself the fault hits the
+    same requests, and `take_default_fault` restores the route exactly. A fault
+    someone else put on the default route is never replaced.
+    """
+    http = copy.deepcopy(http or [])
+    index = default_route_index(http)
+    if index is None:
+        raise MeshError("a fault for every request goes on the service's default route, and there is none yet; "
+                        "give the subset the default route should send traffic to", field="subset", value=None)
+    owner = annotations.get(DEFAULT_ROUTE_FAULT)
+    if http[index].get("fault") is not None and owner != name:
+        raise MeshError("the default route spec.http[%d] already has a fault %s; remove that first"
+                        % (index, "of the fault route %r" % owner if owner else "that this collection did not "
+                           "put there"), field="name", value=name)
+    http[index] = dict(http[index], fault=fault)
+    annotations[DEFAULT_ROUTE_FAULT] = name
+    return http
+
+
+def take_default_fault(http, annotations, name):
+    """Remove the default route's fault if ``name`` put it there; anything else stays as it is."""
+    http = copy.deepcopy(http or [])
+    if annotations.get(DEFAULT_ROUTE_FAULT) != name:
+        return http
+    del annotations[DEFAULT_ROUTE_FAULT]
+    index = default_route_index(http)
+    if index is not None:
+        http[index] = dict((key, value) for key, value in http[index].items() if key != "fault")
+    return http
+
+
+def has_fault(http, annotations, name):
+    """Whether the fault ``name`` is in place: as its own route, or on the default route."""
+    index = find_route(http, name)
+    if index is not None:
+        return isinstance(http[index], dict) and bool(http[index].get("fault"))
+    index = default_route_index(http)
+    return (annotations.get(DEFAULT_ROUTE_FAULT) == name and index is not None
+            and bool(http[index].get("fault")))
+
+
+def remove_fault(http, annotations, name):
+    """Remove the fault ``name`` wherever `fault_injection` put it."""
+    return take_default_fault(remove_route(http, name), annotations, name)
+
+
+def is_unscoped_fault(route):
+    """A route that injects a fault into every request: no match, or one that every request meets."""
+    if not isinstance(route, dict) or not route.get("fault"):
+        return False
+    match = route.get("match")
+    return is_catch_all(route) or (isinstance(match, list) and {"uri": {"prefix": "/"}} in match)
+
+
+def apply_route(http, annotations, name, route, before=None, after=None):
+    """Put, or with ``route`` None remove, the route ``name`` as a planner wants it.
+
+    An unscoped fault goes on the default route (`put_default_fault`); any
+    other route is placed by `place_route`, following the default route's
+    destinations when it has none of its own.
+    """
+    if route is None:
+        return remove_fault(http, annotations, name)
+    if is_unscoped_fault(route):
+        return put_default_fault(remove_route(http, name), annotations, name, route["fault"])
+    http = take_default_fault(http, annotations, name)
+    return place_route(http, fill_from_default(http, route), before, after)[0]
+
+
 def weighted_destinations(host, weights, port=None, relative=False):
     """Destinations of a traffic shift; raises MeshError naming weights.<subset> on bad input."""
     problems = Problems()
@@ -333,8 +432,9 @@ def weighted_destinations(host, weights, port=None, relative=False):
     if total <= 0:
         problems.add("weights", "must give at least one subset a weight above 0", weights)
     elif not relative and total != 100:
-        problems.add("weights", "must sum to 100 (they sum to %d); Istio before 1.15 rejects anything else, "
-                     "set relative_weights=true to use relative weights" % total, weights)
+        problems.add("weights", "must sum to 100 (they sum to %d): Istio before 1.15 (a cluster that "
+                     "serves networking.istio.io only as v1alpha3) requires it; Istio 1.15 and later take "
+                     "relative weights" % total, weights)
     problems.raise_if_any()
     destinations = []
     for subset, weight in weights.items():
@@ -352,17 +452,54 @@ def new_virtual_service(api_version, name, namespace, host):
             "spec": {"hosts": [host], "http": []}}
 
 
+def without_routes(obj, describe):
+    """What to write when the last HTTP route goes: Istio refuses ``http: []`` (and would answer 404 to everything).
+
+    ``obj`` is the edited object, its ``http`` empty. A VirtualService the
+    collection created is removed; one whose spec it saved before its first
+    change gets that spec back; anything else is left alone with an error.
+    """
+    spec = obj.get("spec") or {}
+    if spec.get("tcp") or spec.get("tls"):
+        spec.pop("http", None)
+        return obj
+    if is_managed(obj):
+        return None
+    saved = annotations_of(obj).get(PREVIOUS_SPEC)
+    if saved is not None:
+        try:
+            previous = json.loads(saved)
+        except ValueError:
+            previous = None
+        if isinstance(previous, dict) and previous.get("http"):
+            obj["spec"] = previous
+            del obj["metadata"]["annotations"][PREVIOUS_SPEC]
+            return obj
+    raise MeshError("%s would be left without any HTTP route, which Istio refuses; it was not created by this "
+                    "collection and holds no saved spec to go back to: remove it with "
+                    "ack.servicemesh.virtual_service state=absent, or keep a route" % describe)
+
+
 def converge_http(mesh, name, host, edit, check_subsets=True, create=True):
     """Converge one VirtualService by editing its http list; ``edit(http)`` returns the new list.
 
-    ``edit`` may return None to ask for the VirtualService's removal (only used
-    when the collection itself created it and nothing else is left).
+    ``edit`` may return None to ask for the VirtualService's removal. When the
+    edited list is empty, `without_routes` decides, so ``http: []`` is never written.
     """
     resources = mesh.resources("VirtualService")
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if check_subsets else None
 
     def change(live):
+        try:
+            return edited(live)
+        except MeshError:
+            if live is None:
+                # Nothing read in a namespace that does not exist: that, not a missing route or subset, is the cause.
+                check_namespace(mesh, namespace)
+            raise
+
+    def edited(live):
         if live is None and not create:
             return None
         before = copy.deepcopy(live)
@@ -372,6 +509,13 @@ def converge_http(mesh, name, host, edit, check_subsets=True, create=True):
         if http is None:
             return None
         spec["http"] = http
+        if not http:
+            if before is None:
+                return None
+            obj = without_routes(obj, resources.describe(namespace, name))
+            if obj is None:
+                return None
+            spec = obj["spec"]
         if subsets is not None and not same(before, obj):
             subsets.check(spec)
         return obj

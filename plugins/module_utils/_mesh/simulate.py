@@ -27,8 +27,8 @@ service: one destination with no subset); ``no_route`` when one does but none of
 answers 404); otherwise the matched route's action.
 
 Request keys: ``host`` (required; a short name is in ``namespace``; ``name:port`` sets the port), ``headers``,
-``cookies`` (a mapping turned into one ``Cookie`` header ``k=v;k2=v2``: no space after ``;``, because the Istio
-0.8 BookInfo regex ``^(.*?;)?(user=jason)(;.*)?$`` only matches that form), ``user`` (shortcut: header
+``cookies`` (a mapping turned into one ``Cookie`` header ``k=v; k2=v2``, joined with ``; `` as browsers do, which
+the Istio 0.8 BookInfo regex ``^(.*?;)?(user=jason)(;.*)?$`` misses after the first cookie), ``user`` (shortcut: header
 ``end-user`` and cookie ``user``, so both current and 0.8 samples recognise the user), ``uri`` (default ``/``;
 a query string is split into ``query``), ``query``, ``method`` (default ``GET``), ``scheme`` (default ``http``),
 ``port``, ``authority`` (default: ``host``), ``source_labels``, ``source_namespace`` (default: ``namespace``)
@@ -245,8 +245,8 @@ def _string_map(value, field, lower_keys=False):
 
 
 def cookie_header(cookies):
-    """``k=v;k2=v2``: the Istio 0.8 BookInfo cookie regex fails when a space follows ';'."""
-    return ";".join("%s=%s" % (key, value) for key, value in cookies.items())
+    """``k=v; k2=v2``, as browsers send cookies (RFC 6265): the Istio 0.8 BookInfo regex misses a user after '; '."""
+    return "; ".join("%s=%s" % (key, value) for key, value in cookies.items())
 
 
 def normalize_request(request, namespace="default"):
@@ -277,7 +277,7 @@ def normalize_request(request, namespace="default"):
         cookies.setdefault("user", user)
     if cookies:
         built = cookie_header(cookies)
-        headers["cookie"] = headers["cookie"] + ";" + built if headers.get("cookie") else built
+        headers["cookie"] = headers["cookie"] + "; " + built if headers.get("cookie") else built
 
     uri = request.get("uri", "/")
     if not _text(uri):

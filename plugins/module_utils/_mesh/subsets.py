@@ -12,7 +12,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_cross_refs
+
+
+def check_namespace(mesh, namespace):
+    """Fail naming the namespace when it does not exist.
+
+    A LIST in a missing namespace answers an empty list, which would make every
+    subset look undefined; asked only when something is missing, so no request
+    is spent (and no permission on namespaces needed) on the usual path. A 403
+    leaves the question open and the caller reports what it found.
+    """
+    response = mesh.client.request("GET", "/api/v1/namespaces/%s" % namespace)
+    if response.status == 404:
+        raise MeshError("the namespace does not exist (create it first, or check the name)",
+                        field="namespace", value=namespace, status=404, reason="NamespaceNotFound")
 
 
 class SubsetCheck:
@@ -35,6 +50,8 @@ class SubsetCheck:
                    for d in route.get("route") or [] if isinstance(d, dict)):
             return
         problems = validate_cross_refs(vs_spec, self.rules(), path=path, namespace=self.namespace)
+        if problems and not self.rules():
+            check_namespace(self.mesh, self.namespace)
         if problems and self.mesh.check_mode:
             # In check mode the DestinationRules an earlier task would create do not exist yet.
             for problem in problems.items:

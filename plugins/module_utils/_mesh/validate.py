@@ -1462,6 +1462,16 @@ def _jwt_claim_routes(http, path, problems, gateways):
                                      % (gateways or "none"), name)
 
 
+def legacy_weights_for(api_version):
+    """The weight rule of the Istio behind ``api_version`` (the one discovery picked or the user pinned).
+
+    v1beta1 or v1 served: an Istio whose weights are relative (>= 0, summing to more than 0), as 1.15 and later
+    take them. Only v1alpha3 served: an Istio before 1.15, which wants each weight <= 100 and a sum of exactly
+    100; the collection writes only what that Istio accepts.
+    """
+    return api_version == "v1alpha3"
+
+
 def validate_virtual_service(spec, path="spec", problems=None, legacy_weights=False, namespace=None):
     """Check a VirtualService spec against Istio's rules; return the Problems (``problems`` if given).
 

@@ -142,11 +142,42 @@ def test_a_fault_for_the_routed_user_goes_into_the_user_route_and_keeps_its_dest
     assert predict(objects)["outcome"] == "ok"
 
 
-def test_cookie_match_is_istio_08s_regex():
+def test_cookie_match_finds_the_user_in_what_browsers_send():
     objects = scenario_objects(SERVICES, user_route=JASON_V2, user_match="cookie")
-    assert reviews_routes(objects)[0]["match"] == [{"headers": {"cookie": {"regex": "^(.*?;)?(user=jason)(;.*)?$"}}}]
+    assert reviews_routes(objects)[0]["match"] == [{"headers": {"cookie": {"regex": "^(.*?; *)?(user=jason)(;.*)?$"}}}]
+    for cookie, route in (("a=b; user=jason", "user-override"), ("user=jason; a=b", "user-override"),
+                          ("a=b;user=jason", "user-override"), ("xuser=jason", "default"),
+                          ("a=b; xuser=jason", "default"), ("a=b; user=jasonx", "default")):
+        request = {"host": "reviews", "headers": {"cookie": cookie}}
+        assert simulate(objects, request)["route_name"] == route, cookie
     assert simulate(objects, {"host": "reviews", "cookies": {"session": "x", "user": "jason"}})["route_name"] == (
         "user-override")
+
+
+def test_cookie_08_is_the_samples_exact_regex_only_when_asked_for():
+    objects = scenario_objects(SERVICES, user_route=JASON_V2, user_match="cookie-0.8")
+    assert reviews_routes(objects)[0]["match"] == [{"headers": {"cookie": {"regex": "^(.*?;)?(user=jason)(;.*)?$"}}}]
+    # What a browser sends misses it; the simulator sends cookies as browsers do.
+    assert simulate(objects, {"host": "reviews", "cookies": {"session": "x", "user": "jason"}})["route_name"] == (
+        "default")
+
+
+def test_a_fault_for_all_users_is_on_the_default_route_and_the_analysis_finds_nothing():
+    fault = {"service": "ratings", "all_users": True, "delay": {"fixed_delay": "7s"}}
+    objects = scenario_objects(SERVICES, fault=fault)
+    ratings = [o for o in objects if o["kind"] == "VirtualService" and o["metadata"]["name"] == "ratings"][0]
+    assert ratings["spec"]["http"] == [{"name": "default", "route": [{"destination": {"host": "ratings",
+                                                                                      "subset": "v1"}}],
+                                        "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}}}]
+    assert ratings["metadata"]["annotations"]["servicemesh.ack.io/default-route-fault"] == "fault-injection"
+    assert [f for f in analyze(objects, objects) if f["severity"] != "info"] == []
+
+
+def test_a_fault_without_user_names_the_role_variables():
+    with pytest.raises(AnsibleFilterError) as caught:
+        scenario_objects(SERVICES, fault={"service": "ratings", "user": "", "delay": {"fixed_delay": "7s"}})
+    assert "fault_delay_user" in str(caught.value) and "fault_delay_all_users" in str(caught.value)
+    assert "fault.user" not in str(caught.value)
 
 
 def test_weights_and_default_subset():
@@ -195,11 +226,11 @@ def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
     ({"weights": {"reviews": {"v1": -1, "v3": 101}}}, "weights.reviews.v1: must be an integer >= 0 (got -1)"),
     ({"weights": {"nope": {"v1": 100}}}, "weights.nope: is not one of the services"),
     ({"user_route": {"service": "revues", "user": "jason", "subset": "v2"}}, "user_route.service: is not one"),
-    ({"user_route": {"service": "reviews", "subset": "v2"}}, "user_route.user: is required"),
+    ({"user_route": {"service": "reviews", "subset": "v2"}}, "the user route has no user: set the user the role sends to reviews v2"),
     ({"fault": {"service": "ratings", "user": "jason"}}, "fault: give delay and/or abort"),
-    ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "fault.user: a fault without a user"),
+    ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "the fault has no user: set the user whose requests to ratings"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7 s"}}},
-     "services[ratings].routes[1]: http[fault-injection].fault.delay.fixedDelay: must be a duration"),
+     "services[ratings].routes[1]: spec.http[fault-injection].fault.delay.fixedDelay: must be a duration"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"percentage": 100}}},
      "fault.delay.fixed_delay: is required"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s", "percentage": "all"}}},
@@ -207,7 +238,7 @@ def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
     ({"fault": {"service": "ratings", "user": "jason", "abort": {"http_status": 500, "percent": 12.5}}},
      "fault.abort.percent: must be an integer (got 12.5)"),
     ({"fault": {"service": "ratings", "user": "jason", "abort": {"status": 500}}}, "fault.abort.status: unknown key"),
-    ({"user_match": "query"}, "user_match: must be header or cookie"),
+    ({"user_match": "query"}, "user_match: must be one of header, cookie, cookie-0.8"),
 ])
 def test_bad_variables_are_reported_with_their_path(kwargs, expected):
     with pytest.raises(AnsibleFilterError) as caught:

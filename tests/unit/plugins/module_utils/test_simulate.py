@@ -67,8 +67,10 @@ def test_jason_goes_to_v2_and_everyone_else_to_v1(version):
 
 def test_cookie_regex_of_istio_08_needs_no_space_after_semicolon():
     objects = samples("istio-0.8/route-rule-reviews-test-v2.yaml")
-    assert cookie_header({"session": "x", "user": "jason"}) == "session=x;user=jason"
-    assert subsets(simulate(objects, {"host": "reviews", "cookies": {"session": "x", "user": "jason"}})) == ["v2"]
+    # Cookies are sent as browsers send them, which the 0.8 regex misses after the first cookie.
+    assert cookie_header({"session": "x", "user": "jason"}) == "session=x; user=jason"
+    assert subsets(simulate(objects, {"host": "reviews", "cookies": {"session": "x", "user": "jason"}})) == ["v1"]
+    assert subsets(simulate(objects, {"host": "reviews", "cookies": {"user": "jason"}})) == ["v2"]
     assert subsets(simulate(objects, {"host": "reviews", "headers": {"Cookie": "session=x; user=jason"}})) == ["v1"]
     assert subsets(simulate(objects, {"host": "reviews", "headers": {"Cookie": "session=x;user=jason"}})) == ["v2"]
 
