@@ -1,15 +1,12 @@
 import copy
-import os
 
 import pytest
-import yaml
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import apply_proposed
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import BOOKINFO_GRAPH, load_graph, predict
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo")
+from ansible_collections.ack.servicemesh.tests.reference import bookinfo
 
 # Each scenario is the all-v1 baseline with changes applied on top, as the playbooks do.
 SCENARIOS = {
@@ -50,11 +47,7 @@ PINNED = {
 def scenario(version, name):
     objects = []
     for filename in SCENARIOS[version][name]:
-        path = os.path.join(SAMPLES, version, filename)
-        if not os.path.exists(path):
-            pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
-        with open(path) as handle:
-            objects = apply_proposed(objects, [doc for doc in yaml.safe_load_all(handle) if doc])
+        objects = apply_proposed(objects, bookinfo.documents("%s/%s" % (version, filename)))
     return objects
 
 

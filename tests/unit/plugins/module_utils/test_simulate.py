@@ -1,8 +1,6 @@
-import os
 import random
 
 import pytest
-import yaml
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
@@ -15,16 +13,10 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate imp
     simulate,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo")
+from ansible_collections.ack.servicemesh.tests.reference import bookinfo
 
-
-def samples(name):
-    path = os.path.join(SAMPLES, name)
-    if not os.path.exists(path):
-        pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
-    with open(path) as handle:
-        return [doc for doc in yaml.safe_load_all(handle) if doc]
+# BookInfo's rules as Istio's samples state them (our own reference data, tests/reference/bookinfo.py).
+samples = bookinfo.documents
 
 
 def vs(name="reviews", http=None, hosts=None, namespace=None, created=None, gateways=None):

@@ -1,10 +1,8 @@
 import copy
-import glob
 import math
 import os
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,26 +25,16 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate imp
     validate_retry_on,
     validate_virtual_service,
 )
-
-# realpath: the tests may be collected through the build/collections symlink.
-ROOT = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "..", ".."))
-BOOKINFO = os.path.join(ROOT, "..", "shared", "istio-bookinfo")
-
-
-def needs_bookinfo(test):
-    """Marks tests that read shared/istio-bookinfo; CI always has it, so a missing folder fails them."""
-    return test
+from ansible_collections.ack.servicemesh.tests.reference import bookinfo
 
 
 def load_bookinfo(release):
-    """Every object in the BookInfo samples of one release, as (id, kind, spec)."""
+    """Every object of BookInfo's rules of one release (tests/reference/bookinfo.py), as (id, kind, spec)."""
     objects = []
-    for path in sorted(glob.glob(os.path.join(BOOKINFO, release, "*.yaml"))):
-        with open(path) as handle:
-            for document in yaml.safe_load_all(handle):
-                if document:
-                    name = "%s:%s/%s" % (os.path.basename(path), document["kind"], document["metadata"]["name"])
-                    objects.append((name, document["kind"], document["spec"]))
+    for path in bookinfo.names(release):
+        for document in bookinfo.documents(path):
+            name = "%s:%s/%s" % (os.path.basename(path), document["kind"], document["metadata"]["name"])
+            objects.append((name, document["kind"], document["spec"]))
     return objects
 
 
@@ -143,15 +131,13 @@ KITCHEN_SINK_RULES = [
 # The BookInfo samples
 
 
-@needs_bookinfo
 def test_current_bookinfo_samples_are_all_loaded():
     kinds = [kind for _name, kind, _spec in load_bookinfo("current")]
     assert kinds.count("DestinationRule") == 4
     assert kinds.count("VirtualService") == 8
 
 
-@needs_bookinfo
-@pytest.mark.parametrize("name", [name for name, _kind, _spec in load_bookinfo("current")] or ["none"])
+@pytest.mark.parametrize("name", [name for name, _kind, _spec in load_bookinfo("current")])
 def test_current_bookinfo_sample_validates_clean(name):
     objects = {entry[0]: entry for entry in load_bookinfo("current")}
     _name, kind, spec = objects[name]
@@ -161,8 +147,7 @@ def test_current_bookinfo_sample_validates_clean(name):
         assert messages(check(kind, spec, legacy_weights=True)) == []
 
 
-@needs_bookinfo
-@pytest.mark.parametrize("name", [name for name, _kind, _spec in load_bookinfo("istio-0.8")] or ["none"])
+@pytest.mark.parametrize("name", [name for name, _kind, _spec in load_bookinfo("istio-0.8")])
 def test_istio_08_sample_validates_clean_except_removed_abort_percent(name):
     objects = {entry[0]: entry for entry in load_bookinfo("istio-0.8")}
     _name, kind, spec = objects[name]
@@ -179,7 +164,6 @@ def test_istio_08_sample_validates_clean_except_removed_abort_percent(name):
         assert messages(problems) == []
 
 
-@needs_bookinfo
 @pytest.mark.parametrize("release", ["current", "istio-0.8"])
 def test_bookinfo_routes_only_use_defined_subsets(release):
     objects = load_bookinfo(release)
@@ -191,7 +175,6 @@ def test_bookinfo_routes_only_use_defined_subsets(release):
         assert messages(validate_cross_refs(spec, rules)) == []
 
 
-@needs_bookinfo
 def test_bookinfo_route_to_undefined_subset_is_reported():
     objects = load_bookinfo("current")
     rules = [spec for _name, kind, spec in objects if kind == "DestinationRule"]
