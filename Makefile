@@ -48,7 +48,7 @@ unit: venv link
 
 sanity: venv
 	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
-	git ls-files -co --exclude-standard | grep -v '^tests/\(testenv\|mesh\)/go\.' | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	git ls-files -co --exclude-standard | grep -v '^tests/\(testenv\|mesh\)/go\.\|^playbooks/collections/' | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
 	mkdir -p $(HOME)/.ansible/test/cache
 	for v in 24_2 25_0 25_1 25_2 25_3; do f=$(HOME)/.ansible/test/cache/get_pip_$$v.py; \
 	  test -s $$f || cp scripts/get_pip_bootstrap.py $$f; done

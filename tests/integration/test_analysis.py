@@ -291,7 +291,7 @@ def test_role_analysis_reports_bad_variables_before_reading(cluster, namespace):
 
 def test_scenario_objects_equal_what_the_role_writes(cluster, namespace):
     """The analysis checks the objects the role will write: the filter and the role agree field for field."""
-    result = run_playbook(os.path.join(ROOT, "playbooks", "fault-delay.yml"),
+    result = run_playbook(os.path.join(ROOT, "playbooks", "fault_delay.yml"),
                           dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=cluster.kubeconfig))
     assert not result.failed, result.proc.stdout[-3000:]
     expected = build_scenario_objects(SERVICES, namespace=namespace, user_route=JASON_V2, fault=DELAY_7S)

@@ -155,7 +155,7 @@ def run_job(tmp_path, monkeypatch, scenario, credential, answers, check=False):
     ident = "job"
     ansible_runner.run(
         private_data_dir=private_data_dir, ident=ident, project_dir=ROOT,
-        playbook="playbooks/%s.yml" % scenario, inventory=os.path.join(private_data_dir, "inventory"),
+        playbook="playbooks/%s.yml" % scenario.replace("-", "_"), inventory=os.path.join(private_data_dir, "inventory"),
         cmdline="--check" if check else None,
         envvars=envvars, suppress_env_files=True, quiet=True, timeout=600,
     )

@@ -303,7 +303,7 @@ def test_the_api_servers_rejection_is_passed_through(cluster, namespace, check):
 
 
 def _scenario(name, namespace, kubeconfig):
-    return run_playbook(os.path.join(ROOT, "playbooks", name + ".yml"),
+    return run_playbook(os.path.join(ROOT, "playbooks", name.replace("-", "_") + ".yml"),
                         dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=kubeconfig,
                              servicemesh_user_match="cookie"))
 
@@ -326,7 +326,7 @@ def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_los
     slow = write_private(str(tmp_path / "kubeconfig-slow"), yaml.safe_dump(config))
     extra = dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=slow, servicemesh_user_match="cookie")
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-               os.path.join(ROOT, "playbooks", "fault-delay.yml"), "-e", json.dumps(extra)]
+               os.path.join(ROOT, "playbooks", "fault_delay.yml"), "-e", json.dumps(extra)]
     play = subprocess.Popen(command, cwd=ROOT, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     try:

@@ -54,7 +54,7 @@ def apply(mesh, scenario):
     number of changed tasks, seconds from the API server's last write to every proxy's ACK)."""
     offset = testenv.audit_offset()
     with control.PushWatch(mesh["namespace"]) as watch:
-        result = run_playbook(os.path.join(ROOT, "playbooks", scenario + ".yml"),
+        result = run_playbook(os.path.join(ROOT, "playbooks", scenario.replace("-", "_") + ".yml"),
                               {"servicemesh_namespace": mesh["namespace"],
                                "servicemesh_kubeconfig": mesh["kubeconfig"]})
         ended = time.monotonic()

@@ -21,7 +21,7 @@ SCENARIOS = ["all-v1", "user-v2", "fault-delay", "fault-abort", "shift-50-v3", "
 
 
 def play(name, namespace, kubeconfig, **extra):
-    return run_playbook(os.path.join(ROOT, "playbooks", name + ".yml"),
+    return run_playbook(os.path.join(ROOT, "playbooks", name.replace("-", "_") + ".yml"),
                         dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=kubeconfig, **extra))
 
 

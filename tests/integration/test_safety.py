@@ -45,7 +45,7 @@ def ratings(cluster, namespace):
 
 
 def play(name, namespace, cluster, **extra):
-    return run_playbook(os.path.join(ROOT, "playbooks", name + ".yml"),
+    return run_playbook(os.path.join(ROOT, "playbooks", name.replace("-", "_") + ".yml"),
                         dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=cluster.kubeconfig, **extra))
 
 
@@ -140,11 +140,11 @@ def test_the_expire_faults_playbook_cleans_the_namespace(cluster, ratings):
     ok(cluster, "fault_injection", {"host": "ratings", "namespace": ratings, "user": "jason",
                                     "abort": {"http_status": 500}, "expires_in": "1s"})
     time.sleep(1.5)
-    result = run_playbook(os.path.join(ROOT, "playbooks", "expire-faults.yml"),
+    result = run_playbook(os.path.join(ROOT, "playbooks", "expire_faults.yml"),
                           dict(servicemesh_namespace=ratings, servicemesh_kubeconfig=cluster.kubeconfig))
     assert not result.failed and result.changed == 1
     assert [r["name"] for r in cluster.get("VirtualService", ratings, "ratings")["spec"]["http"]] == ["default"]
-    again = run_playbook(os.path.join(ROOT, "playbooks", "expire-faults.yml"),
+    again = run_playbook(os.path.join(ROOT, "playbooks", "expire_faults.yml"),
                          dict(expire_faults_namespaces=[ratings], servicemesh_kubeconfig=cluster.kubeconfig))
     assert not again.failed and again.changed == 0
 
@@ -194,7 +194,7 @@ def test_an_interrupted_fault_run_restores_the_routing(cluster, namespace):
     extra = dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=cluster.kubeconfig,
                  fault_delay_revert_after=300)
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-               os.path.join(ROOT, "playbooks", "fault-delay.yml"), "-e", json.dumps(extra)]
+               os.path.join(ROOT, "playbooks", "fault_delay.yml"), "-e", json.dumps(extra)]
     proc = subprocess.Popen(command, cwd=ROOT, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     try:

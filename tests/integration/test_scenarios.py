@@ -12,7 +12,7 @@ from conformance import assert_conforms, expected_current
 
 def play(name, namespace, kubeconfig, **extra):
     extra_vars = dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=kubeconfig, **extra)
-    return run_playbook(os.path.join(ROOT, "playbooks", name + ".yml"), extra_vars)
+    return run_playbook(os.path.join(ROOT, "playbooks", name.replace("-", "_") + ".yml"), extra_vars)
 
 
 SCENARIOS = ["all-v1", "user-v2", "fault-delay", "fault-abort", "shift-50-v3", "reset"]
@@ -58,7 +58,7 @@ def test_check_mode_writes_nothing(cluster):
     namespace = cluster.new_namespace("chk")
     assert not play("all-v1", namespace, cluster.kubeconfig).failed
     before = cluster.versions(namespace)
-    result = run_playbook(os.path.join(ROOT, "playbooks", "fault-delay.yml"),
+    result = run_playbook(os.path.join(ROOT, "playbooks", "fault_delay.yml"),
                           dict(servicemesh_namespace=namespace, servicemesh_kubeconfig=cluster.kubeconfig),
                           check=True)
     assert not result.failed, result.proc.stdout[-3000:]
