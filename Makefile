@@ -65,7 +65,7 @@ lint: venv link
 	ansible-lint --profile production
 
 integration: venv link testenv-up
-	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+	$(PY) -m pytest tests/cluster -q -p no:cacheprovider
 
 molecule: venv link
 	cd extensions && molecule test --all
@@ -99,7 +99,7 @@ ansible-newest: venv link testenv-up $(NEWEST)/.installed
 	$(NEWEST)/bin/python -m pytest tests/unit -q -p no:cacheprovider -n 2
 	PATH=$(dir $(NEWEST_PYTHON)):$$PATH $(MAKE) sanity ANSIBLE_TEST=$(CURDIR)/$(NEWEST)/bin/ansible-test \
 	  SANITY_PYTHON=3.13 SANITY_ROOT=build/sanity-newest
-	$(NEWEST)/bin/python -m pytest tests/integration/test_scenarios.py -q -p no:cacheprovider \
+	$(NEWEST)/bin/python -m pytest tests/cluster/test_scenarios.py -q -p no:cacheprovider \
 	  -k "test_scenario_equals_istio_sample_and_is_idempotent and fault-delay"
 
 bench: venv link testenv-up

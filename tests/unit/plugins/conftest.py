@@ -1,4 +1,5 @@
-"""Fixtures: a fake ACK/ASM OpenAPI on 127.0.0.1, and Ansible commands pointed at it."""
+"""Fixtures shared by the _alibaba, module and inventory tests: a fake ACK/ASM OpenAPI on 127.0.0.1, and Ansible
+commands pointed at it."""
 
 import json
 import os
@@ -8,9 +9,12 @@ import sys
 import pytest
 import yaml
 
-from fake_openapi import ACCESS_KEY_ID, ACCESS_KEY_SECRET, FakeOpenAPI
+# pytest imports test files with importlib (pytest.ini): the helper beside this file is put on the path here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+from fake_openapi import ACCESS_KEY_ID, ACCESS_KEY_SECRET, FakeOpenAPI  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 COLLECTIONS = os.path.join(ROOT, "build", "collections")
 BIN = os.path.dirname(sys.executable)
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback")
