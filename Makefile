@@ -73,10 +73,11 @@ molecule: venv link
 build: venv
 	mkdir -p build && ansible-galaxy collection build --force --output-path build .
 
-# galaxy-importer pins its own ansible-core, so it gets a venv of its own (version pinned in requirements-dev.txt).
+# galaxy-importer pins its own ansible-core and ansible-lint, so it gets a venv of its own.
+GALAXY_IMPORTER := galaxy-importer==0.4.44
 import: build
 	test -x build/importer/bin/python || python3.11 -m venv build/importer
-	build/importer/bin/pip install -q $$(grep '^galaxy-importer==' requirements-dev.txt)
+	build/importer/bin/pip install -q $(GALAXY_IMPORTER)
 	cd build && PATH=$(CURDIR)/build/importer/bin:$$PATH importer/bin/python -m galaxy_importer.main \
 	  ack-servicemesh-$$(sed -n 's/^version: //p' ../galaxy.yml).tar.gz
 
