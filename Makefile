@@ -6,10 +6,16 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := build/collections/ansible_collections/ack/servicemesh
-SANITY_TREE := build/sanity/ansible_collections/ack/servicemesh
+SANITY_ROOT ?= build/sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/ack/servicemesh
+SANITY_PYTHON ?= 3.11
+ANSIBLE_TEST ?= ansible-test
+# The newest supported ansible-core (requirements-ansible-newest.txt) in a venv of its own; the oldest is .venv's.
+NEWEST := build/venv-ansible-newest
+NEWEST_PYTHON ?= $(shell command -v python3.13 || ls $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n1)
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
-        build import bench bench-smoke clean oracle proxy-tools
+        build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -40,7 +46,7 @@ demo: venv link
 	scripts/testenv up
 	$(PY) scripts/demo.py
 
-test: venv link unit oracle sanity lint proxy-tools integration molecule
+test: venv link unit oracle sanity lint changelog-lint proxy-tools integration molecule import docs ansible-newest
 	@echo "make test: all suites passed"
 
 unit: venv link
@@ -52,21 +58,21 @@ oracle: venv link
 	$(PY) -m pytest tests/oracle -q -p no:cacheprovider
 
 sanity: venv
-	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
-	git ls-files -co --exclude-standard | grep -v '^tests/\(testenv\|mesh\)/go\.\|^tests/mesh/istio-validate/' | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard | grep -v '^tests/\(testenv\|mesh\)/go\.\|^tests/mesh/istio-validate/\|^playbooks/collections/' | tar -cf - -T - | tar -xf - -C $(SANITY_TREE)
 	mkdir -p $(HOME)/.ansible/test/cache
 	for v in 24_2 25_0 25_1 25_2 25_3; do f=$(HOME)/.ansible/test/cache/get_pip_$$v.py; \
 	  test -s $$f || cp scripts/get_pip_bootstrap.py $$f; done
 	cd $(SANITY_TREE) && git init -q && git add -A && \
-	  ansible-test sanity --venv --python 3.11 --color no
+	  $(ANSIBLE_TEST) sanity --venv --python $(SANITY_PYTHON) --color no
 
 lint: venv link
 	ansible-lint --profile production
 
 integration: venv link testenv-up
-	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+	$(PY) -m pytest tests/cluster -q -p no:cacheprovider
 
-# The connection tests (tests/integration/test_connect.py) need a real forward proxy.
+# The connection tests (tests/cluster/test_connect.py) need a real forward proxy.
 proxy-tools:
 	@command -v tinyproxy >/dev/null || test -x /usr/bin/tinyproxy || { \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tinyproxy) || \
@@ -78,12 +84,35 @@ molecule: venv link
 build: venv
 	mkdir -p build && ansible-galaxy collection build --force --output-path build .
 
-# galaxy-importer pins its own ansible-core, so it gets a venv of its own.
+# galaxy-importer pins its own ansible-core and ansible-lint, so it gets a venv of its own.
+GALAXY_IMPORTER := galaxy-importer==0.4.44
 import: build
 	test -x build/importer/bin/python || python3.11 -m venv build/importer
-	build/importer/bin/pip install -q galaxy-importer
+	build/importer/bin/pip install -q $(GALAXY_IMPORTER)
 	cd build && PATH=$(CURDIR)/build/importer/bin:$$PATH importer/bin/python -m galaxy_importer.main \
 	  ack-servicemesh-$$(sed -n 's/^version: //p' ../galaxy.yml).tar.gz
+
+changelog-lint: venv
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# HTML docs of modules, plugins, roles and docs/*.md with antsibull-docs; warnings fail (build/docs/build/html).
+docs: venv link
+	scripts/docs
+
+$(NEWEST)/.installed: requirements-ansible-newest.txt
+	@test -n "$(NEWEST_PYTHON)" || { echo "python3.13 not found (PATH or ~/.pyenv/versions/3.13*)"; exit 1; }
+	test -x $(NEWEST)/bin/python || $(NEWEST_PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/pip install -q -r requirements-ansible-newest.txt
+	touch $@
+
+# Unit tests, sanity and one scenario on the newest supported ansible-core; the rest of `make test` is the oldest.
+ansible-newest: venv link testenv-up $(NEWEST)/.installed
+	$(NEWEST)/bin/python -m pytest tests/unit -q -p no:cacheprovider -n 2
+	PATH=$(dir $(NEWEST_PYTHON)):$$PATH $(MAKE) sanity ANSIBLE_TEST=$(CURDIR)/$(NEWEST)/bin/ansible-test \
+	  SANITY_PYTHON=3.13 SANITY_ROOT=build/sanity-newest
+	$(NEWEST)/bin/python -m pytest tests/cluster/test_scenarios.py -q -p no:cacheprovider \
+	  -k "test_scenario_equals_istio_sample_and_is_idempotent and fault-delay"
 
 bench: venv link testenv-up
 	$(PY) benchmarks/run.py

@@ -10,7 +10,7 @@ from kubernetes import client as k8s, config as k8s_config
 from kubernetes.client.rest import ApiException
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "integration"),
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "cluster"),
                 os.path.join(ROOT, "build", "collections")]
 
 from testenv import audit_events, audit_offset, ensure_up  # noqa: E402

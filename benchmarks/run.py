@@ -23,7 +23,7 @@ import import_time  # noqa: E402
 import report  # noqa: E402
 import tools  # noqa: E402
 import workloads  # noqa: E402
-from conformance import expected_state, live_state  # noqa: E402  (tests/integration, put on sys.path by cluster)
+from conformance import expected_state, live_state  # noqa: E402  (tests/cluster, put on sys.path by cluster)
 
 ROOT = tools.ROOT
 WORKDIR = os.path.join(ROOT, "build", "bench")

@@ -105,7 +105,7 @@ class Ours:
         self.kubeconfig = kubeconfig
 
     def scenario(self, scenario, namespace):
-        return self.playbook.run(os.path.join(ROOT, "playbooks", scenario + ".yml"), [
+        return self.playbook.run(os.path.join(ROOT, "playbooks", scenario.replace("-", "_") + ".yml"), [
             "servicemesh_namespace=" + namespace, "servicemesh_kubeconfig=" + self.kubeconfig],
             what="%s %s" % (self.name, scenario))
 

@@ -1,29 +1,24 @@
-"""What the benchmarks apply: the scenarios, Istio's sample files for them, the bulk mesh, the per-task plays."""
+"""What the benchmarks apply: the scenarios, BookInfo's reference files for them, the bulk mesh, the per-task plays."""
 
 import json
 import os
+import sys
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLES = os.path.join(ROOT, "..", "shared", "istio-bookinfo", "current")
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+
+import bookinfo  # noqa: E402  (the project's reference end states, equal to Istio's sample files)
 
 SCENARIOS = ["all-v1", "user-v2", "fault-delay", "fault-abort", "shift-50-v3", "reset"]
-# Istio's sample files that reach each scenario's end state, applied in this order (the overlays replace the
-# VirtualServices of virtual-service-all-v1.yaml).
-BASE = ["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]
-OVERLAYS = {
-    "all-v1": [],
-    "user-v2": ["virtual-service-reviews-test-v2.yaml"],
-    "fault-delay": ["virtual-service-reviews-test-v2.yaml", "virtual-service-ratings-test-delay.yaml"],
-    "fault-abort": ["virtual-service-reviews-test-v2.yaml", "virtual-service-ratings-test-abort.yaml"],
-    "shift-50-v3": ["virtual-service-reviews-50-v3.yaml"],
-    "reset": [],
-}
+SAMPLES = os.path.join(ROOT, "build", "bench", "bookinfo")
 
 
 def sample_files(scenario):
-    return [os.path.abspath(os.path.join(SAMPLES, name)) for name in BASE + OVERLAYS[scenario]]
+    """The files (named like Istio's) that reach a scenario's end state, in the order they are applied; the
+    overlays replace the VirtualServices of virtual-service-all-v1.yaml."""
+    return [bookinfo.write(SAMPLES, name) for name in bookinfo.scenario_files(scenario)]
 
 
 def _write(path, data):

@@ -72,7 +72,7 @@ def as_yaml(state):
 
 def run_playbook(name):
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-           os.path.join("playbooks", name + ".yml"),
+           os.path.join("playbooks", name.replace("-", "_") + ".yml"),
            "-e", json.dumps({"servicemesh_kubeconfig": KUBECONFIG, "servicemesh_namespace": NAMESPACE})]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           check=False)
@@ -108,7 +108,7 @@ def main():
     before = read_objects(api)
     predictions = []
     for name in SCENARIOS:
-        print("\n=== %s: ansible-playbook playbooks/%s.yml" % (name, name))
+        print("\n=== %s: ansible-playbook playbooks/%s.yml" % (name, name.replace("-", "_")))
         print("  recap: %s" % run_playbook(name))
         after = read_objects(api)
         diff = list(difflib.unified_diff(as_yaml(before), as_yaml(after), "before", "after", lineterm="", n=1))

@@ -22,7 +22,7 @@ description:
   - An annotation that is not an RFC 3339 time is left alone and reported with a warning.
   - One LIST of VirtualServices when nothing has expired; each change is a read-modify-write that re-reads and
     re-applies on a conflict, so a concurrent edit of another route is never lost.
-  - Meant to run on a schedule (an AWX schedule of C(playbooks/expire-faults.yml)), as the safety net for faults
+  - Meant to run on a schedule (an AWX schedule of C(playbooks/expire_faults.yml)), as the safety net for faults
     whose job was killed or forgotten.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)

@@ -96,7 +96,7 @@ def test_build_context_holds_the_collection_tarball_the_galaxy_requirements_name
         names = set(tar.getnames())
     assert (manifest["namespace"], manifest["name"], manifest["version"]) == (
         GALAXY["namespace"], GALAXY["name"], GALAXY["version"])
-    assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt", "playbooks/fault-delay.yml"} <= names
+    assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt", "playbooks/fault_delay.yml"} <= names
 
 
 def test_containerfile_installs_the_ansible_versions_the_tests_run(context):

@@ -11,7 +11,7 @@ import os
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-sys.path[:0] = [os.path.join(ROOT, "tests", "integration"), os.path.join(ROOT, "build", "collections")]
+sys.path[:0] = [os.path.join(ROOT, "tests", "cluster"), os.path.join(ROOT, "build", "collections")]
 
 from kubernetes import client as k8s, config as k8s_config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402

@@ -12,9 +12,9 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare impo
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
 from ansible_collections.ack.servicemesh.plugins.modules import mesh_routing
+from ansible_collections.ack.servicemesh.tests.reference import bookinfo
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-SAMPLES = os.path.join(REPO, "..", "shared", "istio-bookinfo", "current")
 
 scenario_objects = FilterModule().filters()["scenario_objects"]
 
@@ -46,12 +46,8 @@ SAMPLE_FILES = {
 def sample_specs(kind, names):
     specs = {}
     for name in names:
-        path = os.path.join(SAMPLES, name)
-        if not os.path.exists(path):
-            pytest.fail("BookInfo samples not found at %s (the shared/ folder beside the checkout)" % SAMPLES)
-        with open(path) as handle:
-            specs.update((d["metadata"]["name"], d["spec"])
-                         for d in yaml.safe_load_all(handle) if d and d["kind"] == kind)
+        specs.update((d["metadata"]["name"], d["spec"])
+                     for d in bookinfo.documents("current/" + name) if d["kind"] == kind)
     return specs
 
 
