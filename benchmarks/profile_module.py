@@ -175,7 +175,7 @@ def main():
               "predictions) is imported only when `predict_for` is given.",
               "- Requests: one TCP+TLS handshake per run (one kept-alive connection for every request of the run); "
               "with the discovery cache (per server and identity, 300 s TTL, invalidated by a 404) a no-op scenario "
-              "sends the two LISTs and nothing else (audited in tests/integration/test_mesh_routing.py); before, each "
+              "sends the two LISTs and nothing else (audited in tests/cluster/test_mesh_routing.py); before, each "
               "role run had two module processes, two handshakes, two discovery GETs and four LISTs.",
               "- Dry runs before writes (issue 11.5): one extra request per changed object, and only when more than "
               "one object changes; a no-op sends none. Each costs about what the write itself costs (rows above).",
