@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
 GROUP = "networking.istio.io"
@@ -21,6 +23,10 @@ PLURALS = {
     "VirtualService": "virtualservices",
     "DestinationRule": "destinationrules",
 }
+
+
+# How the API server words a validating webhook's refusal (k8s.io/apiserver, webhook errors.ToStatusErr).
+_WEBHOOK_DENIAL = re.compile(r'^admission webhook "([^"]+)" denied the request')
 
 
 def api_error(response, what=None):
@@ -33,6 +39,13 @@ def api_error(response, what=None):
         text = "%sthe API server rejected the credentials (401 Unauthorized): %s" % (prefix, message)
     elif response.status == 403:
         text = "%spermission denied (403 Forbidden): %s" % (prefix, message)
+    elif _WEBHOOK_DENIAL.search(message):
+        # A validating webhook said no; on a cluster with Istio that is istiod quoting Istio's own rules.
+        webhook = _WEBHOOK_DENIAL.search(message).group(1)
+        who = "Istio's validation" if webhook.endswith("validation.istio.io") else "the admission webhook"
+        text = "%s%s (webhook %s) refused it: %s" % (
+            prefix, who, webhook, message.split("denied the request:", 1)[-1].strip())
+        reason = "AdmissionDenied"
     elif response.status == 422 or reason == "Invalid":
         causes = (status.get("details") or {}).get("causes") or []
         details = "; ".join("%s: %s" % (c.get("field"), c.get("message")) for c in causes if c.get("field"))
