@@ -18,7 +18,7 @@ DEFAULT_SCOPE = {"build": "default", "up": "default", "env": "default", "down": 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="testenv",
-        description="Local etcd + kube-apiserver with Istio's CRDs, for tests (tests/testenv/README.md).",
+        description="Local etcd, kube-apiserver, kube-controller-manager and Istio's webhook, for tests (tests/testenv/README.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     helps = {

@@ -10,10 +10,10 @@ import fcntl
 import http.client
 import json
 import os
-import ssl
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,7 +58,8 @@ def port_offset():
     if not raw:
         return 0
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PORT_OFFSET:
-        raise TestenvError("%s must be a whole number from 0 to %d (got %r)" % (PORT_OFFSET_VARIABLE, MAX_PORT_OFFSET, raw))
+        raise TestenvError("%s must be a whole number from 0 to %d (got %r)"
+                           % (PORT_OFFSET_VARIABLE, MAX_PORT_OFFSET, raw))
     return int(raw)
 
 
@@ -336,9 +337,23 @@ def _runs(pid, path):
     return argv0 == os.fsencode(path)
 
 
+def _legacy_binary(name):
+    """Where builds before BUILD_RECIPE 2 cached etcd and kube-apiserver: such processes are still ours to
+    stop, so that `up` after an upgrade replaces them instead of finding their ports taken."""
+    return os.path.join(cache_root(), "k8s-%s" % versions.KUBERNETES_VERSION, name)
+
+
+def _executable(pid, name):
+    """The path of our binary that process `pid` runs, or None if it runs none of ours."""
+    for path in (binary(name), _legacy_binary(name)):
+        if _runs(pid, path):
+            return path
+    return None
+
+
 def _running_pid(paths, name):
     pid = _read_pid(paths.pid[name])
-    return pid if pid is not None and _runs(pid, binary(name)) else None
+    return pid if pid is not None and _executable(pid, name) == binary(name) else None
 
 
 def _reap(pid):
@@ -350,9 +365,10 @@ def _reap(pid):
 def _stop(paths, names=None):
     """Stops the processes recorded in the profile's pid files, in reverse start order (etcd last)."""
     for name in reversed(names or COMPONENTS):
-        pid = _running_pid(paths, name)
-        if pid is not None:
-            _terminate(pid, binary(name))
+        pid = _read_pid(paths.pid[name])
+        path = _executable(pid, name) if pid is not None else None
+        if path is not None:
+            _terminate(pid, path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.pid[name])
 
@@ -649,15 +665,14 @@ def _istio_objects(profile):
 
 
 def _install(client, crd_list, profile, paths, deadline):
-    """Applies the CRDs, RBAC and Istio's webhook configurations, then waits until the API server really
-    serves the CRDs."""
+    """Applies the CRDs, RBAC and Istio's webhook configurations (_wait_served then waits until the API
+    server really serves the CRDs)."""
     logs = [paths.log["kube-apiserver"]]
     for crd in crd_list:
         path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd["metadata"]["name"]
         _apply(client, path, crd, deadline, logs)
     for path, obj in _rbac_objects() + _istio_objects(profile):
         _apply(client, path, obj, deadline, logs)
-    _wait_served(client, crd_list, paths, deadline)
 
 
 def _wait_served(client, crd_list, paths, deadline):
@@ -766,9 +781,11 @@ def _alive(proc, name, paths):
         raise TestenvError("%s exited with code %d" % (name, proc.returncode), [paths.log[name]])
 
 
-def _start_controller_manager(profile, paths, deadline):
-    proc = _spawn(paths, "kube-controller-manager", _controller_manager_argv(profile, paths))
+def _spawn_controller_manager(profile, paths):
+    return _spawn(paths, "kube-controller-manager", _controller_manager_argv(profile, paths))
 
+
+def _wait_controller_manager(profile, paths, proc, deadline):
     def healthy():
         _alive(proc, "kube-controller-manager", paths)
         status, body = _https_status(profile.controller_manager_port, "/healthz", paths.cert("ca"))
@@ -777,12 +794,15 @@ def _start_controller_manager(profile, paths, deadline):
     _poll("kube-controller-manager /healthz", deadline, healthy, [paths.log["kube-controller-manager"]])
 
 
-def _start_istiod(profile, paths, client, deadline):
-    """Starts the validating istiod and waits until Istio's webhook refuses an invalid object, fail-closed."""
+def _spawn_istiod(profile, paths):
     with open(paths.istiod_mesh_config, "w") as f:
         f.write("rootNamespace: %s\n" % istio.NAMESPACE)
-    proc = _spawn(paths, "istiod", istio.argv(paths, profile.istiod_http_port, profile.istiod_webhook_port),
+    return _spawn(paths, "istiod", istio.argv(paths, profile.istiod_http_port, profile.istiod_webhook_port),
                   env=istio.env(paths))
+
+
+def _wait_istiod(profile, paths, proc, client, deadline):
+    """Waits until istiod is ready and Istio's webhook refuses an invalid object, fail-closed."""
     logs = [paths.log["istiod"], paths.log["kube-apiserver"]]
 
     def ready():
@@ -833,7 +853,7 @@ def _start_missing_components(profile, paths, deadline):
         _write_kubeconfigs(profile, paths)
         build(with_istiod=profile.webhook)
         _ports_free(profile, [profile.controller_manager_port])
-        _start_controller_manager(profile, paths, deadline)
+        _wait_controller_manager(profile, paths, _spawn_controller_manager(profile, paths), deadline)
         started.append("kube-controller-manager")
     if profile.webhook and _running_pid(paths, "istiod") is None:
         _ensure_pki(paths)
@@ -846,7 +866,7 @@ def _start_missing_components(profile, paths, deadline):
                 status, body = client.request("GET", path)
                 if status == 404:
                     _apply(client, path, obj, deadline, [paths.log["kube-apiserver"]])
-            _start_istiod(profile, paths, client, deadline)
+            _wait_istiod(profile, paths, _spawn_istiod(profile, paths), client, deadline)
         finally:
             client.close()
         started.append("istiod")
@@ -906,9 +926,13 @@ def up(name="default"):
         try:
             _wait_ready(client, procs, paths, deadline)
             _install(client, crd_list, profile, paths, deadline)
-            _start_controller_manager(profile, paths, deadline)
-            if profile.webhook:
-                _start_istiod(profile, paths, client, deadline)
+            # Both start while the API server catches up with the CRDs: they wait for what they need.
+            manager = _spawn_controller_manager(profile, paths)
+            validator = _spawn_istiod(profile, paths) if profile.webhook else None
+            _wait_served(client, crd_list, paths, deadline)
+            _wait_controller_manager(profile, paths, manager, deadline)
+            if validator is not None:
+                _wait_istiod(profile, paths, validator, client, deadline)
         except BaseException:
             _stop(paths)
             raise
@@ -1020,7 +1044,8 @@ def down(name="default"):
     profile = PROFILES[name]
     paths = Paths(profile)
     with _locked(paths.lock):
-        was_running = any(_running_pid(paths, n) is not None for n in COMPONENTS)
+        pids = {n: _read_pid(paths.pid[n]) for n in COMPONENTS}
+        was_running = any(pid is not None and _executable(pid, n) for n, pid in pids.items())
         _stop(paths)
         for entry in paths.entries():
             if os.path.isdir(entry):
