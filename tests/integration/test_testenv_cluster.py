@@ -165,4 +165,3 @@ def test_virtual_service_reports_istios_refusal_naming_the_object(check_mode, cl
     assert "Istio" in msg and ISTIO_WILDCARD in msg, msg
     assert result["status"] == 400 and result["reason"] == "AdmissionDenied"
     assert cluster.list("VirtualService", namespace) == []
-

@@ -828,7 +828,7 @@ def _wait_fail_closed(client, paths, deadline, logs, proc=None):
             if status != 200:
                 return False, "%s: %d %s" % (name, status, body)
             state = istio.webhook_state(body)
-            if not state or any(policy != "Fail" or bundle != ca for _, policy, bundle in state):
+            if not state or any(policy != "Fail" or bundle != ca for _name, policy, bundle in state):
                 return False, "%s not patched yet: %s" % (name, [(n, p, bool(b)) for n, p, b in state])
         return True, None
 

@@ -134,4 +134,3 @@ def test_the_controller_manager_runs_only_the_namespace_lifecycle_controllers(ca
     assert "--controllers=namespace,serviceaccount,serviceaccount-token" in argv
     assert "--secure-port=%d" % profile.controller_manager_port in argv
     assert "--bind-address=127.0.0.1" in argv and "--use-service-account-credentials=true" in argv
-
