@@ -198,7 +198,7 @@ def mesh_namespace(cluster, service_account):
 def bearer_token(cluster, service_account):
     with open(os.path.join(os.path.dirname(cluster.kubeconfig), "pki", "ca.crt")) as handle:
         ca_pem = handle.read()
-    return bearer_token_credential("https://127.0.0.1:16443", service_account["token"], ca_pem)
+    return bearer_token_credential(cluster.api.configuration.host, service_account["token"], ca_pem)
 
 
 def _events_containing(job, secret):

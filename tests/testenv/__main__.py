@@ -18,11 +18,11 @@ DEFAULT_SCOPE = {"build": "default", "up": "default", "env": "default", "down": 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="testenv",
-        description="Local etcd + kube-apiserver with Istio's CRDs, for tests (tests/testenv/README.md).",
+        description="Local etcd, kube-apiserver, kube-controller-manager and Istio's webhook, for tests (tests/testenv/README.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     helps = {
-        "build": "compile etcd and kube-apiserver and fetch Istio's CRDs, if not cached yet",
+        "build": "compile etcd, kube-apiserver, kube-controller-manager and istiod and fetch Istio's CRDs, if not cached yet",
         "up": "start the profile, or reuse it if it is already running",
         "down": "stop the profile and delete its state (default: every profile)",
         "status": "show whether the profile is up (default: every profile); exit 3 if down",
@@ -51,6 +51,10 @@ def _describe(details, state):
     print("  restricted  %s (user %s, namespace %s)" % (
         details["kubeconfig_restricted"], details["restricted_user"], details["restricted_namespace"]))
     print("  audit log   %s" % details["audit_log"])
+    if details.get("webhook"):
+        print("  webhook     %s (istiod, Istio's validation)" % details["webhook"])
+    if details.get("restarted"):
+        print("  restarted   %s" % ", ".join(details["restarted"]))
 
 
 def _tail(path):

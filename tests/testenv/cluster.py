@@ -1,20 +1,27 @@
-"""Start, reuse, inspect and stop the local control plane (etcd + kube-apiserver) of one profile."""
+"""Start, reuse, inspect and stop the local control plane of one profile.
+
+etcd, kube-apiserver and kube-controller-manager (namespace lifecycle), plus in the default profile
+istiod serving Istio's validating webhook (istio.py).
+"""
 
 import base64
 import contextlib
 import fcntl
+import http.client
+import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
-from . import audit, crds, versions
+from . import audit, crds, istio, versions
 from .apiclient import Client
 from .errors import TestenvError
 
@@ -26,6 +33,16 @@ ADMIN_USER = "testenv-admin"
 RESTRICTED_USER = "mesh-operator"
 RESTRICTED_NAMESPACE = "default"
 SERVICE_CIDR = "10.96.0.0/16"
+# The user the bootstrap RBAC policy binds to the controller manager's ClusterRole.
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+# Only what a namespace's lifecycle needs: deletion, and the `default` ServiceAccount every namespace gets.
+CONTROLLERS = ("namespace", "serviceaccount", "serviceaccount-token")
+
+PORT_OFFSET_VARIABLE = "ACK_TESTENV_PORT_OFFSET"
+MAX_PORT_OFFSET = 40000
+
+# Everything a profile may run, in start order.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "istiod")
 
 # Generous next to the measured ~10 s, for slow CI machines.
 START_TIMEOUT = 120
@@ -35,26 +52,81 @@ STOP_TIMEOUT = 15
 BARRIER_PREFIX = "ack-testenv-audit-barrier-"
 
 
+def port_offset():
+    """ACK_TESTENV_PORT_OFFSET, added to every fixed port, so a second testenv can run beside the first."""
+    raw = os.environ.get(PORT_OFFSET_VARIABLE, "").strip()
+    if not raw:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PORT_OFFSET:
+        raise TestenvError("%s must be a whole number from 0 to %d (got %r)"
+                           % (PORT_OFFSET_VARIABLE, MAX_PORT_OFFSET, raw))
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
-    apiserver_port: int
-    etcd_client_port: int
-    etcd_peer_port: int
+    apiserver_base: int
+    etcd_client_base: int
+    etcd_peer_base: int
+    controller_manager_base: int
     # Emulates an old Istio that served networking.istio.io in this version only.
     only_networking_version: Optional[str] = None
+    # istiod's webhook (HTTPS) and HTTP ports, for profiles with Istio's validating webhook.
+    istiod_bases: Optional[Tuple[int, int]] = None
+    # False for ports picked free at run time, which the offset must not move.
+    shifted: bool = True
+
+    def _port(self, base):
+        return base + (port_offset() if self.shifted else 0)
+
+    @property
+    def apiserver_port(self):
+        return self._port(self.apiserver_base)
+
+    @property
+    def etcd_client_port(self):
+        return self._port(self.etcd_client_base)
+
+    @property
+    def etcd_peer_port(self):
+        return self._port(self.etcd_peer_base)
+
+    @property
+    def controller_manager_port(self):
+        return self._port(self.controller_manager_base)
+
+    @property
+    def webhook(self):
+        return self.istiod_bases is not None
+
+    @property
+    def istiod_webhook_port(self):
+        return self._port(self.istiod_bases[0]) if self.webhook else None
+
+    @property
+    def istiod_http_port(self):
+        return self._port(self.istiod_bases[1]) if self.webhook else None
 
     @property
     def server(self):
         return "https://%s:%d" % (LOOPBACK, self.apiserver_port)
 
+    def components(self):
+        return [c for c in COMPONENTS if c != "istiod" or self.webhook]
 
-# Fixed ports, so both profiles can run side by side (documented in README.md).
+    def ports(self):
+        ports = [self.apiserver_port, self.etcd_client_port, self.etcd_peer_port, self.controller_manager_port]
+        return ports + ([self.istiod_webhook_port, self.istiod_http_port] if self.webhook else [])
+
+
+# Fixed ports (plus ACK_TESTENV_PORT_OFFSET), so both profiles can run side by side (README.md).
 PROFILES = {
     p.name: p
     for p in (
-        Profile("default", 16443, 12379, 12380),
-        Profile("v1alpha3", 16444, 12381, 12382, only_networking_version="v1alpha3"),
+        Profile("default", 16443, 12379, 12380, 16257, istiod_bases=(16017, 16080)),
+        # No webhook: the pinned istiod watches networking.istio.io/v1, which this profile does not serve.
+        Profile("v1alpha3", 16444, 12381, 12382, 16258, only_networking_version="v1alpha3"),
     )
 }
 
@@ -69,7 +141,13 @@ def cache_root():
 
 
 def binary(name):
-    return os.path.join(cache_root(), "k8s-%s" % versions.KUBERNETES_VERSION, name)
+    """Where a component's binary is cached. The directory names the release and the build recipe, so a
+    version bump or a change in how it is built never reuses an old binary."""
+    if name == "istiod":
+        return istio.binary()
+    version = versions.RELEASES[name][1]
+    family = "etcd" if name == "etcd" else "kubernetes"
+    return os.path.join(cache_root(), "%s-v%s-r%d" % (family, version, versions.BUILD_RECIPE), name)
 
 
 class Paths:
@@ -83,8 +161,9 @@ class Paths:
         self.pki = os.path.join(self.dir, "pki")
         self.etcd_data = os.path.join(self.dir, "etcd-data")
         self.audit_log = os.path.join(self.dir, "audit.log")
-        self.log = {name: os.path.join(self.dir, name + ".log") for name in versions.BINARIES}
-        self.pid = {name: os.path.join(self.dir, name + ".pid") for name in versions.BINARIES}
+        self.log = {name: os.path.join(self.dir, name + ".log") for name in COMPONENTS}
+        self.pid = {name: os.path.join(self.dir, name + ".pid") for name in COMPONENTS}
+        self.istiod_mesh_config = os.path.join(self.dir, "istiod-mesh.yaml")
         # Outside the state directory so that `down` can delete that directory
         # without pulling a lock file from under a waiting `up`.
         self.lock = os.path.join(cache_root(), "locks", "testenv-%s.lock" % profile.name)
@@ -94,6 +173,9 @@ class Paths:
 
     def key(self, name):
         return os.path.join(self.pki, name + ".key")
+
+    def component_kubeconfig(self, name):
+        return os.path.join(self.dir, name + ".kubeconfig")
 
     @property
     def service_account_key(self):
@@ -106,6 +188,7 @@ class Paths:
     def entries(self):
         """Everything `up` creates, which is all `down` may delete."""
         return [self.kubeconfig, self.kubeconfig_restricted, self.pki, self.etcd_data, self.audit_log,
+                self.istiod_mesh_config, *[self.component_kubeconfig(n) for n in ("kube-controller-manager", "istiod")],
                 *self.log.values(), *self.pid.values()]
 
 
@@ -116,6 +199,7 @@ def info(name="default"):
     return {
         "profile": name,
         "server": profile.server,
+        "webhook": istio.webhook_url(profile.istiod_webhook_port) if profile.webhook else None,
         "kubeconfig": paths.kubeconfig,
         "kubeconfig_restricted": paths.kubeconfig_restricted,
         "restricted_user": RESTRICTED_USER,
@@ -153,8 +237,11 @@ def find_go():
     return go
 
 
-def build():
-    """Compiles whichever binary is missing from the cache and fetches Istio's CRDs. Returns the names built."""
+def build(with_istiod=True):
+    """Compiles whichever binary is missing from the cache and fetches Istio's CRDs. Returns the names built.
+
+    With `with_istiod`, also istiod (tests/mesh builds it) for the default profile's webhook.
+    """
     built = []
     missing = [n for n in versions.BINARIES if not os.path.exists(binary(n))]
     if missing:
@@ -167,7 +254,40 @@ def build():
     if not os.path.exists(crds.cache_path(cache_root())):
         _say("fetching %s@%s" % (versions.ISTIO_API_MODULE, versions.ISTIO_API_VERSION))
         crds.fetch(cache_root(), find_go())
+    if with_istiod and not os.path.exists(binary("istiod")):
+        istio.build()
+        built.append("istiod")
     return built
+
+
+def _release_time(go, module):
+    """When the module proxy published the pinned release: the build date stamped into the binaries, so
+    that a rebuild of the same release reports the same date."""
+    proc = subprocess.run([go, "list", "-m", "-json", module], cwd=HERE, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TestenvError("go list -m %s failed: %s" % (module, proc.stderr.strip()))
+    return json.loads(proc.stdout)["Time"]
+
+
+def ldflags(name, release_time):
+    """The linker flags that stamp a binary with its release, as the upstream build scripts do.
+
+    Kubernetes (hack/lib/version.sh) sets k8s.io/component-base/version and k8s.io/client-go/pkg/version;
+    the module zip carries no git metadata, so gitCommit stays empty rather than invented, and the tree is
+    the release's own (clean). etcd's version is a constant of its module already; its build script
+    stamps GitSHA, with "GitNotFound" when there is no checkout, as here.
+    """
+    flags = ["-s", "-w"]
+    if name == "etcd":
+        return " ".join(flags + ["-X", "go.etcd.io/etcd/api/v3/version.GitSHA=GitNotFound"])
+    version = versions.RELEASES[name][1]
+    major, minor = version.split(".")[:2]
+    values = {"gitVersion": "v" + version, "gitMajor": major, "gitMinor": minor, "gitCommit": "",
+              "gitTreeState": "clean", "buildDate": release_time}
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        for key in sorted(values):
+            flags += ["-X", "%s.%s=%s" % (package, key, values[key])]
+    return " ".join(flags)
 
 
 def _build_one(go, name):
@@ -177,8 +297,11 @@ def _build_one(go, name):
     tmp = "%s.tmp-%d" % (target, os.getpid())
     _say("building %s from %s (several minutes the first time)" % (name, versions.BINARIES[name]))
     started = time.monotonic()
+    flags = ldflags(name, _release_time(go, versions.RELEASES[name][0]))
+    env = dict(os.environ, GOFLAGS="-mod=readonly")  # go.sum pins every dependency
     proc = subprocess.run(
-        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, versions.BINARIES[name]], cwd=HERE, check=False
+        ["nice", "-n", "10", go, "build", "-trimpath", "-ldflags=" + flags, "-o", tmp, versions.BINARIES[name]],
+        cwd=HERE, env=env, check=False,
     )
     if proc.returncode != 0:
         with contextlib.suppress(FileNotFoundError):
@@ -214,9 +337,23 @@ def _runs(pid, path):
     return argv0 == os.fsencode(path)
 
 
+def _legacy_binary(name):
+    """Where builds before BUILD_RECIPE 2 cached etcd and kube-apiserver: such processes are still ours to
+    stop, so that `up` after an upgrade replaces them instead of finding their ports taken."""
+    return os.path.join(cache_root(), "k8s-%s" % versions.KUBERNETES_VERSION, name)
+
+
+def _executable(pid, name):
+    """The path of our binary that process `pid` runs, or None if it runs none of ours."""
+    for path in (binary(name), _legacy_binary(name)):
+        if _runs(pid, path):
+            return path
+    return None
+
+
 def _running_pid(paths, name):
     pid = _read_pid(paths.pid[name])
-    return pid if pid is not None and _runs(pid, binary(name)) else None
+    return pid if pid is not None and _executable(pid, name) == binary(name) else None
 
 
 def _reap(pid):
@@ -225,12 +362,13 @@ def _reap(pid):
         os.waitpid(pid, os.WNOHANG)
 
 
-def _stop(paths):
-    """Stops the processes recorded in the profile's pid files, the API server first."""
-    for name in ("kube-apiserver", "etcd"):
-        pid = _running_pid(paths, name)
-        if pid is not None:
-            _terminate(pid, binary(name))
+def _stop(paths, names=None):
+    """Stops the processes recorded in the profile's pid files, in reverse start order (etcd last)."""
+    for name in reversed(names or COMPONENTS):
+        pid = _read_pid(paths.pid[name])
+        path = _executable(pid, name) if pid is not None else None
+        if path is not None:
+            _terminate(pid, path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.pid[name])
 
@@ -248,12 +386,12 @@ def _terminate(pid, path):
     raise TestenvError("process %d (%s) did not exit after SIGKILL" % (pid, path))
 
 
-def _spawn(paths, name, argv):
+def _spawn(paths, name, argv, env=None):
     """Starts a daemon that outlives this command: own session, output to its log file."""
     with open(paths.log[name], "ab") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=paths.dir, start_new_session=True, close_fds=True,
+            cwd=paths.dir, env=env, start_new_session=True, close_fds=True,
         )
     with open(paths.pid[name], "w") as f:
         f.write("%d\n" % proc.pid)
@@ -304,8 +442,31 @@ def _apiserver_argv(profile, paths):
     ]
 
 
+def _controller_manager_argv(profile, paths):
+    kubeconfig = paths.component_kubeconfig("kube-controller-manager")
+    return [
+        binary("kube-controller-manager"),
+        "--kubeconfig=" + kubeconfig,
+        # Its own HTTPS port serves /healthz; delegated authentication and authorization, as in a cluster.
+        "--authentication-kubeconfig=" + kubeconfig,
+        "--authorization-kubeconfig=" + kubeconfig,
+        "--bind-address=" + LOOPBACK,
+        "--secure-port=%d" % profile.controller_manager_port,
+        "--tls-cert-file=" + paths.cert("kube-controller-manager"),
+        "--tls-private-key-file=" + paths.key("kube-controller-manager"),
+        "--controllers=" + ",".join(CONTROLLERS),
+        # Each controller acts as its own ServiceAccount (kube-system/namespace-controller, ...), with
+        # tokens from the TokenRequest API, as kubeadm clusters run it.
+        "--use-service-account-credentials=true",
+        "--service-account-private-key-file=" + paths.service_account_key,
+        "--root-ca-file=" + paths.cert("ca"),
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
 def _ports_free(profile, ports=None):
-    for port in ports or (profile.apiserver_port, profile.etcd_client_port, profile.etcd_peer_port):
+    for port in ports or profile.ports():
         with socket.socket() as s:
             # SO_REUSEADDR, as etcd and the API server use it: a port in TIME_WAIT is usable.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -321,34 +482,66 @@ def _ports_free(profile, ports=None):
 # --- certificates and kubeconfigs -------------------------------------------------
 
 
+def _leaves():
+    """Every certificate the CA issues: file name -> keyword arguments of pki.issue."""
+    return {
+        "apiserver": dict(
+            common_name="kube-apiserver",
+            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                       "kubernetes.default.svc.cluster.local"),
+            ip_addresses=(LOOPBACK, "10.96.0.1"),
+        ),
+        "admin": dict(common_name=ADMIN_USER, organizations=("system:masters",)),
+        # No organization: the user's only group is system:authenticated.
+        RESTRICTED_USER: dict(common_name=RESTRICTED_USER),
+        "kube-controller-manager-client": dict(common_name=CONTROLLER_MANAGER_USER),
+        "kube-controller-manager": dict(common_name="kube-controller-manager", dns_names=("localhost",),
+                                        ip_addresses=(LOOPBACK,)),
+        "istiod-client": dict(common_name=istio.USER, organizations=("system:masters",)),
+        "istiod": dict(common_name="istiod", dns_names=("istiod.istio-system.svc", "localhost"),
+                       ip_addresses=(LOOPBACK,)),
+    }
+
+
 def _ensure_pki(paths):
-    names = ["ca", "apiserver", "admin", RESTRICTED_USER]
+    """The profile's CA, service-account key and every certificate; issues only what is missing, so a
+    state directory from an older version gets the new certificates under the CA it already has."""
+    leaves = _leaves()
+    names = ["ca"] + list(leaves)
     files = [paths.cert(n) for n in names] + [paths.key(n) for n in names]
     files += [paths.service_account_key, paths.service_account_pub]
     if all(os.path.exists(f) for f in files):
         return
     # Imported here: reusing a running control plane needs no cryptography.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     from . import pki
 
     os.makedirs(paths.pki, mode=0o700, exist_ok=True)
-    ca_key, ca = pki.make_ca("ack-servicemesh testenv CA")
-    issued = {
-        "apiserver": pki.issue(
-            ca_key, ca, "kube-apiserver",
-            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                       "kubernetes.default.svc.cluster.local"),
-            ip_addresses=(LOOPBACK, "10.96.0.1"),
-        ),
-        "admin": pki.issue(ca_key, ca, ADMIN_USER, organizations=("system:masters",)),
-        # No organization: the user's only group is system:authenticated.
-        RESTRICTED_USER: pki.issue(ca_key, ca, RESTRICTED_USER),
-    }
-    for name, (key, cert) in [("ca", (ca_key, ca))] + list(issued.items()):
+    if os.path.exists(paths.cert("ca")) and os.path.exists(paths.key("ca")):
+        with open(paths.key("ca"), "rb") as f:
+            ca_key = serialization.load_pem_private_key(f.read(), None)
+        with open(paths.cert("ca"), "rb") as f:
+            ca = x509.load_pem_x509_certificate(f.read())
+    else:
+        ca_key, ca = pki.make_ca("ack-servicemesh testenv CA")
+        pki.write_private(paths.key("ca"), pki.key_pem(ca_key))
+        pki.write_private(paths.cert("ca"), pki.cert_pem(ca))
+        for name in leaves:  # issued by the CA just replaced
+            for path in (paths.cert(name), paths.key(name)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+    for name, args in leaves.items():
+        if os.path.exists(paths.cert(name)) and os.path.exists(paths.key(name)):
+            continue
+        key, cert = pki.issue(ca_key, ca, **args)
         pki.write_private(paths.key(name), pki.key_pem(key))
         pki.write_private(paths.cert(name), pki.cert_pem(cert))
-    sa = pki.new_key()
-    pki.write_private(paths.service_account_key, pki.key_pem(sa))
-    pki.write_private(paths.service_account_pub, pki.public_key_pem(sa))
+    if not (os.path.exists(paths.service_account_key) and os.path.exists(paths.service_account_pub)):
+        sa = pki.new_key()
+        pki.write_private(paths.service_account_key, pki.key_pem(sa))
+        pki.write_private(paths.service_account_pub, pki.public_key_pem(sa))
 
 
 def _b64(path):
@@ -356,14 +549,14 @@ def _b64(path):
         return base64.b64encode(f.read()).decode()
 
 
-def kubeconfig(profile, paths, user, namespace=None):
+def kubeconfig(profile, paths, user, namespace=None, cert_name=None):
     """A self-contained kubeconfig (embedded certificates) for one user."""
     cluster = "testenv-%s" % profile.name
     context_name = cluster if user == ADMIN_USER else "%s-%s" % (cluster, user)
     context = {"cluster": cluster, "user": user}
     if namespace:
         context["namespace"] = namespace
-    cert_name = "admin" if user == ADMIN_USER else user
+    cert_name = cert_name or ("admin" if user == ADMIN_USER else user)
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -381,11 +574,14 @@ def _write_kubeconfigs(profile, paths):
     import yaml
     from .pki import write_private
 
-    for path, user, namespace in (
-        (paths.kubeconfig, ADMIN_USER, None),
-        (paths.kubeconfig_restricted, RESTRICTED_USER, RESTRICTED_NAMESPACE),
+    for path, user, namespace, cert_name in (
+        (paths.kubeconfig, ADMIN_USER, None, None),
+        (paths.kubeconfig_restricted, RESTRICTED_USER, RESTRICTED_NAMESPACE, None),
+        (paths.component_kubeconfig("kube-controller-manager"), CONTROLLER_MANAGER_USER, None,
+         "kube-controller-manager-client"),
+        (paths.component_kubeconfig("istiod"), istio.USER, None, "istiod-client"),
     ):
-        text = yaml.safe_dump(kubeconfig(profile, paths, user, namespace), default_flow_style=False)
+        text = yaml.safe_dump(kubeconfig(profile, paths, user, namespace, cert_name), default_flow_style=False)
         write_private(path, text.encode())
 
 
@@ -457,15 +653,26 @@ def _rbac_objects():
             ("%s/rolebindings/%s" % (base, RESTRICTED_USER), binding)]
 
 
-def _install(client, crd_list, paths, deadline):
-    """Applies the CRDs and RBAC, then waits until the API server really serves them."""
+def _istio_objects(profile):
+    """istiod's namespace and, where the profile has the webhook, its two webhook configurations."""
+    if not profile.webhook:
+        return []
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": istio.NAMESPACE}}
+    out = [("/api/v1/namespaces/" + istio.NAMESPACE, namespace)]
+    for name, obj in istio.webhook_configurations(profile.istiod_webhook_port):
+        out.append(("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/" + name, obj))
+    return out
+
+
+def _install(client, crd_list, profile, paths, deadline):
+    """Applies the CRDs, RBAC and Istio's webhook configurations (_wait_served then waits until the API
+    server really serves the CRDs)."""
     logs = [paths.log["kube-apiserver"]]
     for crd in crd_list:
         path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd["metadata"]["name"]
         _apply(client, path, crd, deadline, logs)
-    for path, obj in _rbac_objects():
+    for path, obj in _rbac_objects() + _istio_objects(profile):
         _apply(client, path, obj, deadline, logs)
-    _wait_served(client, crd_list, paths, deadline)
 
 
 def _wait_served(client, crd_list, paths, deadline):
@@ -540,6 +747,132 @@ def _profile_crds(profile):
     return crd_list
 
 
+# --- controller manager and istiod ---------------------------------------------------------
+
+
+def _https_status(port, path, ca_file):
+    """Status of a GET to a loopback HTTPS endpoint whose certificate the profile's CA issued."""
+    context = ssl.create_default_context(cafile=ca_file)
+    conn = http.client.HTTPSConnection(LOOPBACK, port, timeout=5, context=context)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")[:300]
+    except http.client.HTTPException as exc:
+        raise ConnectionError(str(exc)) from exc
+    finally:
+        conn.close()
+
+
+def _http_status(port, path):
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")[:300]
+    except http.client.HTTPException as exc:
+        raise ConnectionError(str(exc)) from exc
+    finally:
+        conn.close()
+
+
+def _alive(proc, name, paths):
+    if proc is not None and proc.poll() is not None:
+        raise TestenvError("%s exited with code %d" % (name, proc.returncode), [paths.log[name]])
+
+
+def _spawn_controller_manager(profile, paths):
+    return _spawn(paths, "kube-controller-manager", _controller_manager_argv(profile, paths))
+
+
+def _wait_controller_manager(profile, paths, proc, deadline):
+    def healthy():
+        _alive(proc, "kube-controller-manager", paths)
+        status, body = _https_status(profile.controller_manager_port, "/healthz", paths.cert("ca"))
+        return status == 200, "%d %s" % (status, body)
+
+    _poll("kube-controller-manager /healthz", deadline, healthy, [paths.log["kube-controller-manager"]])
+
+
+def _spawn_istiod(profile, paths):
+    with open(paths.istiod_mesh_config, "w") as f:
+        f.write("rootNamespace: %s\n" % istio.NAMESPACE)
+    return _spawn(paths, "istiod", istio.argv(paths, profile.istiod_http_port, profile.istiod_webhook_port),
+                  env=istio.env(paths))
+
+
+def _wait_istiod(profile, paths, proc, client, deadline):
+    """Waits until istiod is ready and Istio's webhook refuses an invalid object, fail-closed."""
+    logs = [paths.log["istiod"], paths.log["kube-apiserver"]]
+
+    def ready():
+        _alive(proc, "istiod", paths)
+        status, body = _http_status(profile.istiod_http_port, "/ready")
+        return status == 200, "%d %s" % (status, body)
+
+    _poll("istiod /ready", deadline, ready, logs)
+    _wait_fail_closed(client, paths, deadline, logs, proc)
+
+
+def _wait_fail_closed(client, paths, deadline, logs, proc=None):
+    """Waits until istiod has patched both webhook configurations (our CA, failurePolicy Fail) and the API
+    server refuses an invalid VirtualService through the webhook."""
+    with open(paths.cert("ca"), "rb") as f:
+        ca = f.read()
+
+    def patched():
+        _alive(proc, "istiod", paths)
+        for name in istio.WEBHOOKS:
+            status, body = client.request(
+                "GET", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/" + name)
+            if status != 200:
+                return False, "%s: %d %s" % (name, status, body)
+            state = istio.webhook_state(body)
+            if not state or any(policy != "Fail" or bundle != ca for _name, policy, bundle in state):
+                return False, "%s not patched yet: %s" % (name, [(n, p, bool(b)) for n, p, b in state])
+        return True, None
+
+    _poll("istiod to switch its webhooks to failurePolicy Fail", deadline, patched, logs)
+    probe = istio.invalid_probe()
+    path = "/apis/networking.istio.io/v1/namespaces/%s/virtualservices?dryRun=All" % istio.NAMESPACE
+
+    def refused():
+        status, body = client.request("POST", path, probe)
+        message = body.get("message", "") if isinstance(body, dict) else str(body)
+        return status == 400 and "denied the request" in message, "%d %s" % (status, message)
+
+    _poll("Istio's webhook to refuse an invalid VirtualService", deadline, refused, logs)
+
+
+def _start_missing_components(profile, paths, deadline):
+    """Starts the controller manager and istiod if they are not running beside a healthy API server
+    (after a crash, or a state directory from before they existed), without touching etcd's data."""
+    started = []
+    if _running_pid(paths, "kube-controller-manager") is None:
+        _ensure_pki(paths)
+        _write_kubeconfigs(profile, paths)
+        build(with_istiod=profile.webhook)
+        _ports_free(profile, [profile.controller_manager_port])
+        _wait_controller_manager(profile, paths, _spawn_controller_manager(profile, paths), deadline)
+        started.append("kube-controller-manager")
+    if profile.webhook and _running_pid(paths, "istiod") is None:
+        _ensure_pki(paths)
+        _write_kubeconfigs(profile, paths)
+        build()
+        _ports_free(profile, [profile.istiod_webhook_port, profile.istiod_http_port])
+        client = _admin_client(profile, paths)
+        try:
+            for path, obj in _istio_objects(profile):
+                status, body = client.request("GET", path)
+                if status == 404:
+                    _apply(client, path, obj, deadline, [paths.log["kube-apiserver"]])
+            _wait_istiod(profile, paths, _spawn_istiod(profile, paths), client, deadline)
+        finally:
+            client.close()
+        started.append("istiod")
+    return started
+
+
 # --- public operations ----------------------------------------------------------------
 
 
@@ -548,8 +881,8 @@ def is_up(name="default"):
     return _healthy(profile, Paths(profile))
 
 
-def _healthy(profile, paths):
-    if any(_running_pid(paths, n) is None for n in versions.BINARIES):
+def _healthy(profile, paths, components=None):
+    if any(_running_pid(paths, n) is None for n in components or profile.components()):
         return False
     if not (os.path.exists(paths.kubeconfig) and os.path.exists(paths.kubeconfig_restricted)):
         return False
@@ -568,9 +901,11 @@ def up(name="default"):
     profile = PROFILES[name]
     paths = Paths(profile)
     with _locked(paths.lock):
-        if _healthy(profile, paths):
-            return dict(info(name), started=False)
-        build()
+        if _healthy(profile, paths, ["etcd", "kube-apiserver"]):
+            # The API server and its data are fine: only start what is missing beside them.
+            started = _start_missing_components(profile, paths, time.monotonic() + START_TIMEOUT)
+            return dict(info(name), started=False, restarted=started)
+        build(with_istiod=profile.webhook)
         crd_list = _profile_crds(profile)
         _stop(paths)  # whatever is left of a crashed or half-started run
         # Always a fresh etcd: a CRD stored by an API server that died before
@@ -590,13 +925,20 @@ def up(name="default"):
         client = _admin_client(profile, paths)
         try:
             _wait_ready(client, procs, paths, deadline)
-            _install(client, crd_list, paths, deadline)
+            _install(client, crd_list, profile, paths, deadline)
+            # Both start while the API server catches up with the CRDs: they wait for what they need.
+            manager = _spawn_controller_manager(profile, paths)
+            validator = _spawn_istiod(profile, paths) if profile.webhook else None
+            _wait_served(client, crd_list, paths, deadline)
+            _wait_controller_manager(profile, paths, manager, deadline)
+            if validator is not None:
+                _wait_istiod(profile, paths, validator, client, deadline)
         except BaseException:
             _stop(paths)
             raise
         finally:
             client.close()
-    return dict(info(name), started=True)
+    return dict(info(name), started=True, restarted=[])
 
 
 def _stop_apiserver(profile, paths):
@@ -670,9 +1012,9 @@ def bare_control_plane(directory):
     info()-like data (server, kubeconfig); everything is stopped and deleted on
     leaving.
     """
-    profile = Profile("bare", _free_port(), _free_port(), _free_port())
+    profile = Profile("bare", _free_port(), _free_port(), _free_port(), _free_port(), shifted=False)
     paths = Paths(profile, directory=os.path.abspath(directory))
-    build()
+    build(with_istiod=False)
     os.makedirs(paths.dir, exist_ok=True)
     _ensure_pki(paths)
     _write_kubeconfigs(profile, paths)
@@ -702,7 +1044,8 @@ def down(name="default"):
     profile = PROFILES[name]
     paths = Paths(profile)
     with _locked(paths.lock):
-        was_running = any(_running_pid(paths, n) is not None for n in versions.BINARIES)
+        pids = {n: _read_pid(paths.pid[n]) for n in COMPONENTS}
+        was_running = any(pid is not None and _executable(pid, n) for n, pid in pids.items())
         _stop(paths)
         for entry in paths.entries():
             if os.path.isdir(entry):

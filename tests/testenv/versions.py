@@ -1,8 +1,8 @@
 """Every upstream version the local control plane depends on, in one place.
 
 The Kubernetes and etcd versions must agree with go.mod next to this file: go.mod
-decides what gets compiled, these constants name the cache directory the binaries
-land in (a unit test checks that the two agree).
+decides what gets compiled, these constants name the cache directories the binaries
+land in and the version stamped into them (a unit test checks that the two agree).
 """
 
 KUBERNETES_VERSION = "1.34.4"
@@ -21,4 +21,16 @@ ISTIO_CRD_FILE = "kubernetes/customresourcedefinitions.gen.yaml"
 BINARIES = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
 }
+
+# The module each binary comes from and the release it is stamped with.
+RELEASES = {
+    "etcd": ("go.etcd.io/etcd/server/v3", ETCD_VERSION),
+    "kube-apiserver": ("k8s.io/kubernetes", KUBERNETES_VERSION),
+    "kube-controller-manager": ("k8s.io/kubernetes", KUBERNETES_VERSION),
+}
+
+# Bumped whenever the way the binaries are built changes (flags, stamping), so that a
+# cache filled by an older recipe is not reused. 2: release versions stamped in.
+BUILD_RECIPE = 2

@@ -15,6 +15,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 
@@ -29,6 +30,10 @@ PLURALS = {
 }
 
 
+# How the API server words a validating webhook's refusal (k8s.io/apiserver, webhook errors.ToStatusErr).
+_WEBHOOK_DENIAL = re.compile(r'^admission webhook "([^"]+)" denied the request')
+
+
 def api_error(response, what=None):
     """Turn a non-2xx answer into a MeshError that keeps the API server's own words."""
     status = response.json()
@@ -41,6 +46,13 @@ def api_error(response, what=None):
             text += " (%s)" % response.identity
     elif response.status == 403:
         text = "%spermission denied (403 Forbidden): %s" % (prefix, message)
+    elif _WEBHOOK_DENIAL.search(message):
+        # A validating webhook said no; on a cluster with Istio that is istiod quoting Istio's own rules.
+        webhook = _WEBHOOK_DENIAL.search(message).group(1)
+        who = "Istio's validation" if webhook.endswith("validation.istio.io") else "the admission webhook"
+        text = "%s%s (webhook %s) refused it: %s" % (
+            prefix, who, webhook, message.split("denied the request:", 1)[-1].strip())
+        reason = "AdmissionDenied"
     elif response.status == 422 or reason == "Invalid":
         causes = (status.get("details") or {}).get("causes") or []
         details = "; ".join("%s: %s" % (c.get("field"), c.get("message")) for c in causes if c.get("field"))
