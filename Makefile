@@ -76,6 +76,7 @@ import: build
 
 bench: venv link testenv-up
 	$(PY) benchmarks/run.py
+	ACK_DIFF_CONFIGS=200 $(PY) -m pytest tests/integration/test_simulator_differential.py -q -p no:cacheprovider -s
 
 bench-smoke: venv link testenv-up
 	$(PY) benchmarks/run.py --smoke
