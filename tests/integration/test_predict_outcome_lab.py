@@ -3,8 +3,8 @@ with and without faults, Envoy retries. Each case applies its VirtualServices to
 proxy's ACK, views the product page as jason once, and compares what the page shows and how long it took with
 budget.predict() (the code behind the predict_outcome filter): the same outcome, latency within 10 %.
 
-A delay exactly at a client timeout ("at") loses against the timeout: the services' own processing time comes on
-top of the delay. The model says so, and these cases check it.
+A delay exactly at a client timeout ("at") is a race in the lab (seen both ways): the prediction (the reply wins)
+or the prediction for a delay 10 ms longer (the reply loses) must hold, each with its latency.
 """
 
 import os
@@ -53,30 +53,33 @@ def details_delay(seconds):
                           {"route": to("details", "v1")}])
 
 
-# (name, objects, at): `at` marks a delay exactly at a client timeout.
+# (name, objects, losing): `losing` is the same case with the delay 10 ms past the client timeout, for a delay
+# exactly at it.
 CASES = [
-    ("ratings-below-v3-timeout", [reviews_for_jason("v3"), ratings_delay(2.0)], False),
-    ("ratings-at-v3-timeout", [reviews_for_jason("v3"), ratings_delay(2.5)], True),
-    ("ratings-above-v3-timeout", [reviews_for_jason("v3"), ratings_delay(3.0)], False),
-    ("ratings-below-reviews-client-timeout", [reviews_for_jason("v2"), ratings_delay(2.0)], False),
-    ("ratings-above-reviews-client-timeout", [reviews_for_jason("v2"), ratings_delay(4.0)], False),
-    ("reviews-delay-below-client-timeout", [reviews_for_jason("v1", fault=delay(2.0))], False),
-    ("reviews-delay-at-client-timeout", [reviews_for_jason("v1", fault=delay(3.0))], True),
-    ("reviews-delay-above-client-timeout", [reviews_for_jason("v1", fault=delay(3.5))], False),
-    ("details-delay-below-client-timeout", [reviews_for_jason("v1"), details_delay(2.0)], False),
-    ("details-delay-above-client-timeout", [reviews_for_jason("v1"), details_delay(3.5)], False),
+    ("ratings-below-v3-timeout", [reviews_for_jason("v3"), ratings_delay(2.0)], None),
+    ("ratings-at-v3-timeout", [reviews_for_jason("v3"), ratings_delay(2.5)],
+     [reviews_for_jason("v3"), ratings_delay(2.51)]),
+    ("ratings-above-v3-timeout", [reviews_for_jason("v3"), ratings_delay(3.0)], None),
+    ("ratings-below-reviews-client-timeout", [reviews_for_jason("v2"), ratings_delay(2.0)], None),
+    ("ratings-above-reviews-client-timeout", [reviews_for_jason("v2"), ratings_delay(4.0)], None),
+    ("reviews-delay-below-client-timeout", [reviews_for_jason("v1", fault=delay(2.0))], None),
+    ("reviews-delay-at-client-timeout", [reviews_for_jason("v1", fault=delay(3.0))],
+     [reviews_for_jason("v1", fault=delay(3.01))]),
+    ("reviews-delay-above-client-timeout", [reviews_for_jason("v1", fault=delay(3.5))], None),
+    ("details-delay-below-client-timeout", [reviews_for_jason("v1"), details_delay(2.0)], None),
+    ("details-delay-above-client-timeout", [reviews_for_jason("v1"), details_delay(3.5)], None),
     # reviews v2 waits 2 s for ratings; the reviews route gives up after 1 s (504), productpage tries twice.
-    ("route-timeout-without-fault", [reviews_for_jason("v2", timeout="1s"), ratings_delay(2.0)], False),
+    ("route-timeout-without-fault", [reviews_for_jason("v2", timeout="1s"), ratings_delay(2.0)], None),
     # The route timeout starts after the fault delay: 0.5 s delay + 1 s timeout per attempt.
     ("route-timeout-with-fault", [reviews_for_jason("v2", timeout="1s", fault=delay(0.5)), ratings_delay(2.0)],
-     False),
+     None),
     # Envoy retries a per-try timeout (gateway-error): 2 tries of 0.8 s, then 504; productpage tries twice.
     ("retries-per-try-timeout", [reviews_for_jason("v2", retries={"attempts": 1, "perTryTimeout": "800ms",
                                                                   "retryOn": "gateway-error"}),
-                                 ratings_delay(2.0)], False),
+                                 ratings_delay(2.0)], None),
     ("retries-within-client-timeout", [reviews_for_jason("v2", retries={"attempts": 2, "perTryTimeout": "2800ms",
                                                                         "retryOn": "gateway-error"}),
-                                       ratings_delay(2.0)], False),
+                                       ratings_delay(2.0)], None),
 ]
 
 
@@ -106,15 +109,26 @@ def _predicted(branch):
     return set(branch["unavailable"]), (None if stars in (None, "none") else stars)
 
 
-@pytest.mark.parametrize("name,objects,at", CASES, ids=[c[0] for c in CASES])
-def test_prediction_matches_page_view(lab, name, objects, at):
+def _agrees(view, seen, prediction):
+    branch = prediction["distribution"][0]
+    return prediction["deterministic"] and seen == _predicted(branch) and \
+        abs(view.elapsed - prediction["latency_s"]) <= TOLERANCE * max(prediction["latency_s"], 0.1)
+
+
+@pytest.mark.parametrize("name,objects,losing", CASES, ids=[c[0] for c in CASES])
+def test_prediction_matches_page_view(lab, name, objects, losing):
     differential.apply_config(lab, {"name": name, "objects": objects})
     prediction = budget.predict(objects, user="jason", namespace=NS)
     view = client.request("jason")
     assert view.status == 200, view
     seen = _seen(view)
     branches = prediction["distribution"]
+    if losing is not None:
+        other = budget.predict(losing, user="jason", namespace=NS)
+        assert _agrees(view, seen, prediction) or _agrees(view, seen, other), (
+            name, view.line(), prediction["explanation"], other["explanation"])
+        return
     assert prediction["deterministic"], prediction
-    assert seen == _predicted(branches[0]), (name, "at" if at else "", view.line(), prediction["explanation"])
+    assert seen == _predicted(branches[0]), (name, view.line(), prediction["explanation"])
     assert abs(view.elapsed - prediction["latency_s"]) <= TOLERANCE * max(prediction["latency_s"], 0.1), (
         name, round(view.elapsed, 3), prediction["latency_s"], prediction["explanation"])

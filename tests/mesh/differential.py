@@ -32,7 +32,7 @@ SUBSETS = {"reviews": ("v1", "v2", "v3"), "ratings": ("v1",), "details": ("v1",)
 SOURCES = ("productpage-v1", "reviews-v2")
 PATHS = {"reviews": "/reviews/0", "ratings": "/ratings/0", "details": "/details/0"}
 # Repeated requests for a probe whose outcome is a draw (weights, partial faults).
-DRAWS = 30
+DRAWS = 20
 # How far a count may stray from n*p: 4.5 standard deviations, plus one for rounding.
 SIGMAS = 4.5
 

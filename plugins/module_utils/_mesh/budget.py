@@ -319,9 +319,7 @@ class _Predictor:
 
     def _client_timeout(self, reply, call):
         limit = call["timeout_ms"]
-        # A reply due exactly at the timeout loses: real services add processing time to any delay (the mesh
-        # lab's page views with a delay equal to a client timeout time out).
-        if limit is None or reply["ms"] < limit:
+        if limit is None or reply["ms"] <= limit:
             return reply
         trace = dict(reply["trace"], elapsed_s=_seconds_out(limit), result="timeout", status=None)
         return dict(reply, ok=False, status=None, ms=limit, shows={}, unavailable=[], trace=trace)
@@ -353,7 +351,7 @@ class _Predictor:
             following = []
             for probability, elapsed in pending:
                 for share, reply in served:
-                    if per_try is not None and reply["ms"] >= per_try:
+                    if per_try is not None and reply["ms"] > per_try:
                         took, status, result = per_try, 504, "route_timeout"
                         retriable = bool(tokens & _RETRY_ON_TIMEOUT)
                     else:
@@ -363,7 +361,7 @@ class _Predictor:
                             "5xx" in tokens or status in codes or
                             (status in _GATEWAY_ERRORS and "gateway-error" in tokens))
                     total = elapsed + took
-                    if timeout_ms is not None and total >= timeout_ms:
+                    if timeout_ms is not None and total > timeout_ms:
                         results.append((probability * share, _from_served(reply, timeout_ms, 504, "route_timeout")))
                     elif result == "ok" or not retriable or number == tries:
                         results.append((probability * share, _from_served(reply, total, status, result)))
