@@ -3,8 +3,9 @@ with and without faults, Envoy retries. Each case applies its VirtualServices to
 proxy's ACK, views the product page as jason once, and compares what the page shows and how long it took with
 budget.predict() (the code behind the predict_outcome filter): the same outcome, latency within 10 %.
 
-A delay exactly at a client timeout ("at") is a race in the lab (seen both ways): the prediction (the reply wins)
-or the prediction for a delay 10 ms longer (the reply loses) must hold, each with its latency.
+A delay exactly at a client timeout ("at") is a race in the lab (seen both ways): the page must show what the
+prediction (the reply wins) or the prediction for a delay 10 ms longer (the reply loses) says, and take the latency
+of one of them (a retry can lose one race and win the next).
 """
 
 import os
@@ -124,8 +125,11 @@ def test_prediction_matches_page_view(lab, name, objects, losing):
     seen = _seen(view)
     branches = prediction["distribution"]
     if losing is not None:
+        # The race is run per attempt: productpage's first try may lose and its retry win (6 s, no stars).
         other = budget.predict(losing, user="jason", namespace=NS)
-        assert _agrees(view, seen, prediction) or _agrees(view, seen, other), (
+        sides = (prediction, other)
+        assert seen in [_predicted(p["distribution"][0]) for p in sides], (name, view.line())
+        assert any(abs(view.elapsed - p["latency_s"]) <= TOLERANCE * p["latency_s"] for p in sides), (
             name, view.line(), prediction["explanation"], other["explanation"])
         return
     assert prediction["deterministic"], prediction
