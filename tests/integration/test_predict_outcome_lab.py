@@ -110,12 +110,6 @@ def _predicted(branch):
     return set(branch["unavailable"]), (None if stars in (None, "none") else stars)
 
 
-def _agrees(view, seen, prediction):
-    branch = prediction["distribution"][0]
-    return prediction["deterministic"] and seen == _predicted(branch) and \
-        abs(view.elapsed - prediction["latency_s"]) <= TOLERANCE * max(prediction["latency_s"], 0.1)
-
-
 @pytest.mark.parametrize("name,objects,losing", CASES, ids=[c[0] for c in CASES])
 def test_prediction_matches_page_view(lab, name, objects, losing):
     differential.apply_config(lab, {"name": name, "objects": objects})

@@ -12,7 +12,6 @@ configurations and probes (ACK_DIFF_SEED replays a run).
 """
 
 import http.client
-import json
 import math
 import os
 import random
@@ -175,8 +174,8 @@ def generate_config(rng, index):
     service = rng.choice(("reviews", "reviews", "ratings", "details"))
     routes = [_route(rng, service, last=i == n - 1) for n in [rng.choice((1, 2, 3, 4))] for i in range(n)]
     vs = {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualService",
-          "metadata": {"name": service, "namespace": NAMESPACE}, "spec": {"hosts": _hosts(rng, service),
-                                                                           "http": routes}}
+          "metadata": {"name": service, "namespace": NAMESPACE},
+          "spec": {"hosts": _hosts(rng, service), "http": routes}}
     return {"name": "gen-%03d" % index, "service": service, "objects": [vs],
             "probes": [generate_probe(rng, service) for _ in range(10)]}
 
@@ -303,13 +302,13 @@ def regressions():
             {"match": [{"uri": {"regex": "/REVIEWS/.*"}, "ignoreUriCase": True}], "route": V3},
             {"match": [{"uri": {"prefix": "/REVIEWS"}, "ignoreUriCase": True}], "route": V2},
             {"route": V1}])], [_probe(), _probe(path="/REVIEWS/0")]),
-        ("fqdn-host-short-request", [_vs("reviews", [{"route": V3}],
-                                          hosts=["reviews.%s.svc.cluster.local" % NAMESPACE])],
+        ("fqdn-host-short-request",
+         [_vs("reviews", [{"route": V3}], hosts=["reviews.%s.svc.cluster.local" % NAMESPACE])],
          [_probe(), _probe(authority="reviews.%s.svc.cluster.local:9080" % NAMESPACE)]),
         ("redirect-and-direct-response", [_vs("reviews", [
             {"match": [{"uri": {"prefix": "/old"}}], "redirect": {"uri": "/reviews/0", "redirectCode": 302}},
-            {"match": [{"uri": {"prefix": "/closed"}}], "directResponse": {"status": 503,
-                                                                            "body": {"string": "closed"}}},
+            {"match": [{"uri": {"prefix": "/closed"}}],
+             "directResponse": {"status": 503, "body": {"string": "closed"}}},
             {"route": V1}])], [_probe(path="/old/x"), _probe(path="/closed"), _probe()]),
         ("weighted-split", [_vs("reviews", [{"route": [
             {"destination": {"host": "reviews", "subset": "v1"}, "weight": 25},
@@ -360,8 +359,8 @@ def apply_config(client, config, timeout=10.0):
     for obj in config["objects"]:
         status, body = client.request("POST", _path("virtualservices"), obj)
         if status != 201:
-            raise control.MeshError("creating %s of %s: %s %s" % (obj["metadata"]["name"], config["name"], status,
-                                                                   body))
+            raise control.MeshError("creating %s of %s: %s %s"
+                                    % (obj["metadata"]["name"], config["name"], status, body))
     return control.wait_pushed(NAMESPACE, before, timeout=timeout)
 
 
