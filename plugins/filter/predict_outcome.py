@@ -54,8 +54,8 @@ options:
     default: default
 notes:
   - Services are assumed to answer at once apart from C(latency_s). A fault delay is applied before the abort;
-    an aborted request is not retried by Envoy. Istio does not enable a route's timeout or retries when the route
-    has a fault.
+    an aborted request is not retried by Envoy. A route's timeout and retries apply on a route with a fault too;
+    the route timeout starts after the fault delay, so it bounds the upstream, not the delay.
 seealso:
   - plugin: ack.servicemesh.simulate_route
     plugin_type: filter

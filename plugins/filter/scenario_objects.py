@@ -231,9 +231,9 @@ def build_scenario_objects(services, namespace="default", weights=None, default_
     if user_route and not user_route.get("user"):
         raise MeshError("the user route has no user: set the user the role sends to %s %s (user_v2_user, "
                         "fault_delay_user, fault_abort_user)" % (user_route.get("service"), user_route.get("subset")))
-    compiled = scenario_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
-                                 user_route_name, fault_route_name)
     try:
+        compiled = scenario_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
+                                     user_route_name, fault_route_name)
         return compile_objects(compiled, API_VERSION, namespace)
     except MeshError as err:
         # The planner names services by their index in the compiled list; here they are named by service.

@@ -87,8 +87,8 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import scenario_services as compile_services
 
 
@@ -98,8 +98,11 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
     if not isinstance(services, list) or not all(isinstance(s, dict) and s.get("name") for s in services):
         raise AnsibleFilterError("scenario_services: expects a list of mappings with name and subsets, got %r"
                                  % (services,))
-    return compile_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
-                            user_route_name, fault_route_name, fault_expires_in)
+    try:
+        return compile_services(services, weights, user_route, fault, default_subset, user_match, subset_label,
+                                user_route_name, fault_route_name, fault_expires_in)
+    except MeshError as err:
+        raise AnsibleFilterError("scenario_services: %s" % err)
 
 
 class FilterModule(object):

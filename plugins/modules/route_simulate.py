@@ -67,10 +67,13 @@ options:
         description: URI scheme. V(http) when omitted.
         type: str
       port:
-        description: Destination port. A match block with C(port) never matches a request without one.
+        description:
+          - The port the client called (the sidecar listener's port); the Host header need not carry it.
+          - A match block with C(port) is not sent to the proxy for another port, and holds for no request without a
+            port.
         type: int
       authority:
-        description: The C(:authority) header; the C(host) when omitted.
+        description: The C(:authority) header as sent, port included; the C(host) when omitted.
         type: str
       source_labels:
         description: Labels of the calling workload, for C(sourceLabels).

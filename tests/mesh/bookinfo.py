@@ -94,6 +94,10 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, status, body, content_type="application/json"):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
+        # Who answered and what reached it, for tests that compare Envoy's routing with a prediction.
+        self.send_header("x-workload", self.workload.name)
+        self.send_header("x-seen-path", self.path)
+        self.send_header("x-seen-authority", self.headers.get("host", ""))
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -105,10 +109,26 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         w = self.workload
         path = self.path.split("?", 1)[0]
+        # A test may ask for a slow answer (route timeouts); BookInfo's own calls never send this header.
+        lag = self.headers.get("x-test-latency-ms", "")
+        if lag.isascii() and lag.isdigit():
+            time.sleep(min(int(lag), 30000) / 1000.0)
         if path == "/health":
             return self.reply(200, {"status": "ok", "workload": w.name})
         handler = getattr(self, "serve_" + w.app)
         return handler(path)
+
+    def other_method(self):
+        """BookInfo serves GET only; other methods wait like GET (x-test-latency-ms), then get 405."""
+        lag = self.headers.get("x-test-latency-ms", "")
+        if lag.isascii() and lag.isdigit():
+            time.sleep(min(int(lag), 30000) / 1000.0)
+        self.send_response(405)
+        self.send_header("x-workload", self.workload.name)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_HEAD = other_method  # noqa: N815 - http.server's naming
 
     # --- the services ------------------------------------------------------------------
 

@@ -26,6 +26,18 @@ def binary():
     return path
 
 
+# The runtime flags Istio's bootstrap gives every sidecar (istio.io/istio pkg/bootstrap/config.go,
+# extractRuntimeFlags). Some change routing: the RE2 program-size limit decides whether a match regex is
+# accepted (upstream Envoy's default error level is 100), and a '#' fragment in :path is stripped, not rejected.
+RUNTIME_FLAGS = {
+    "re2.max_program_size.error_level": "32768",
+    "envoy.deprecated_features:envoy.config.listener.v3.Listener.hidden_envoy_deprecated_use_original_dst": True,
+    "envoy.reloadable_features.http_reject_path_with_fragment": False,
+    "envoy.reloadable_features.fixed_heap_use_allocated": True,
+    "envoy.reloadable_features.coalesce_lb_rebuilds_on_batch_update": False,
+}
+
+
 def bootstrap(workload, namespace):
     """What pilot-agent would have generated, reduced to ADS over plaintext gRPC to istiod.
 
@@ -48,6 +60,10 @@ def bootstrap(workload, namespace):
                 "MESH_ID": topology.DOMAIN,
             },
         },
+        "layered_runtime": {"layers": [
+            {"name": "global config", "static_layer": dict(RUNTIME_FLAGS)},
+            {"name": "admin", "admin_layer": {}},
+        ]},
         "admin": {
             "address": {"socket_address": {"address": workload.ip, "port_value": topology.ADMIN_PORT}},
         },

@@ -58,8 +58,8 @@ timeout, v3 (red stars) with 2.5 s. Only the versions ``bookinfo.yaml`` deploys 
 reviews v1-v3): a subset with no pods gets 503.
 
 Model: services answer at once apart from ``latency_s``; a fault delay comes first, then the abort, each sampled
-independently; an aborted request is not retried by Envoy. Istio does not enable a route's timeout or retries when
-the route has a fault. Envoy retries (per ``retries``, Istio's default when unset) re-sample the upstream; back-off
+independently; an aborted request is not retried by Envoy. A route's timeout and retries apply whether or not the
+route has a fault (the mesh lab's istiod and Envoy do so). Envoy retries (per ``retries``, Istio's default when unset) re-sample the upstream; back-off
 is ignored. A route timeout covers the upstream tries, not the fault delay, which Envoy injects before routing.
 The user's identity (``end-user`` header and ``user`` cookie) is propagated on every hop, as BookInfo does.
 """
@@ -338,8 +338,6 @@ class _Predictor:
         for name in names:
             served.extend((p / len(names), reply) for p, reply in self.serve(target, name, depth + 1))
         served = _merge(served)
-        if route["fault"]:
-            return [(p, _from_served(s, s["ms"], s["status"], "ok" if s["ok"] else "error")) for p, s in served]
         return self._envoy(served, route["retries"] or {}, route["timeout_ms"])
 
     def _envoy(self, served, retries, timeout_ms):

@@ -216,6 +216,10 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
     A fault for the user whom the user route sends elsewhere goes into the user route itself: a separate fault
     route for that user would sit below the user route and never fire, and above it would undo its destination.
     """
+    if user_route_name == fault_route_name:
+        # One name for both would make the second one (absent on most services) remove the first.
+        raise MeshError("must differ from the fault route's name (servicemesh_fault_route_name)",
+                        field="user_route_name", value=user_route_name)
     weights = weights or {}
     user_route = user_route or {}
     fault = fault or {}

@@ -36,11 +36,19 @@ def fqdn(host, namespace):
     return "%s.%s.%s" % (host, namespace, CLUSTER_DOMAIN)
 
 
-def request_fqdn(host, namespace):
-    """A client may also say ``name.ns.svc``; Kubernetes DNS completes it like a short name."""
-    host = host.lower()
+def request_fqdn(host, namespace, namespaces=()):
+    """The service a Host header names, as the sidecar's virtual host domains resolve it.
+
+    istiod gives a Kubernetes service the domains ``name``, ``name.ns``, ``name.ns.svc``, the FQDN and the FQDN
+    with a trailing dot (each also with ``:port``, which is ignored: the route configuration matches hosts
+    without their port). ``name.ns`` counts as a service when ``ns`` is one of ``namespaces``.
+    """
+    host = host.lower().rstrip(".")
     if host.endswith(".svc"):
         return host + ".cluster.local"
+    labels = host.split(".")
+    if len(labels) == 2 and labels[1] in namespaces:
+        return "%s.%s" % (host, CLUSTER_DOMAIN)
     return fqdn(host, namespace)
 
 

@@ -46,7 +46,6 @@ import random
 import re
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qsl
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import semantics
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
@@ -206,15 +205,21 @@ def string_match_kind(match, field):
     return kinds[0], value
 
 
+def is_presence_match(match, field):
+    """Istio turns an empty StringMatch, and ``regex: "*"`` (not RE2), into Envoy's present_match."""
+    kind, pattern = string_match_kind(match, field)
+    return kind is None or (kind == "regex" and pattern == "*")
+
+
 def string_matches(match, value, field, ignore_case=False):
     """Does a request value satisfy an Istio StringMatch? A missing value never does."""
+    if is_presence_match(match, field):
+        return value is not None
     kind, pattern = string_match_kind(match, field)
     # Compile first: a bad regex is bad input even when this request lacks the value.
     regex = compile_regex(pattern, field + ".regex") if kind == "regex" else None
     if value is None:
         return False
-    if kind is None:
-        return True
     if regex is not None:
         # RE2 whole-value match; Istio's ignoreUriCase does not apply to regex.
         return regex.fullmatch(value) is not None
@@ -249,8 +254,63 @@ def cookie_header(cookies):
     return "; ".join("%s=%s" % (key, value) for key, value in cookies.items())
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def normalize_path(path):
+    """The path as Envoy sees it with Istio's default normalisation (BASE: RFC 3986 normalisation).
+
+    Percent-encoded unreserved characters are decoded (``%30`` is ``0``), other escapes get upper-case hex,
+    and ``.``/``..`` segments are removed. Slashes are not merged (that is the MERGE_SLASHES setting).
+    """
+    out, index = [], 0
+    while index < len(path):
+        char = path[index]
+        digits = path[index + 1:index + 3]
+        if char == "%" and len(digits) == 2 and set(digits) <= _HEX:
+            decoded = chr(int(digits, 16))
+            out.append(decoded if decoded in _UNRESERVED else "%" + digits.upper())
+            index += 3
+            continue
+        out.append("/" if char == "\\" else char)
+        index += 1
+    segments = []
+    parts = "".join(out).split("/")
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        if part == ".":
+            if last:
+                segments.append("")
+        elif part == "..":
+            if len(segments) > 1:
+                segments.pop()
+            if last:
+                segments.append("")
+        else:
+            segments.append(part)
+    normalized = "/".join(segments)
+    return normalized if normalized.startswith("/") else "/" + normalized
+
+
+def parse_query(query_string):
+    """Query parameters as Envoy's route matcher reads them: raw (not percent-decoded), the first value wins."""
+    query = {}
+    for part in query_string.split("&") if query_string else ():
+        if not part:
+            continue
+        name, _sep, value = part.partition("=")
+        query.setdefault(name, value)
+    return query
+
+
 def normalize_request(request, namespace="default"):
-    """The request with defaults filled in and names normalised, as the matchers read it."""
+    """The request with defaults filled in and names normalised, as the matchers read it.
+
+    What Envoy does before it picks a route is done here too: the path is normalised, ``x-request-id`` and
+    ``x-forwarded-proto`` are added when absent, and the pseudo-headers ``:authority``, ``:path``, ``:method``
+    and ``:scheme`` can be matched like headers.
+    """
     if not is_mapping(request):
         raise MeshError("must be a mapping with at least host", field="request", value=request)
     unknown = sorted(set(request) - REQUEST_FIELDS)
@@ -260,6 +320,7 @@ def normalize_request(request, namespace="default"):
     host = request.get("host")
     if not _text(host) or not host:
         raise MeshError("is required: the service the request is for", field="request.host", value=host)
+    sent_host = host
     port = request.get("port")
     if ":" in host:
         host, _sep, port_text = host.rpartition(":")
@@ -282,26 +343,36 @@ def normalize_request(request, namespace="default"):
     uri = request.get("uri", "/")
     if not _text(uri):
         raise MeshError("must be a string such as /productpage", field="request.uri", value=uri)
-    path, _sep, query_string = uri.partition("?")
-    query = dict(parse_qsl(query_string, keep_blank_values=True))
+    raw_path, sep, query_string = uri.partition("?")
+    path = normalize_path(raw_path)
+    query = parse_query(query_string)
     query.update(_string_map(request.get("query"), "request.query"))
 
     source_labels = _string_map(request.get("source_labels"), "request.source_labels")
     gateway = request.get("gateway") or MESH
     if not _text(gateway):
         raise MeshError("must be a gateway name or mesh", field="request.gateway", value=gateway)
+    source_namespace = _scalar(request.get("source_namespace") or namespace, "request.source_namespace")
+    scheme = _scalar(request.get("scheme") or "http", "request.scheme")
+    method = _scalar(request.get("method") or "GET", "request.method")
+    authority = _scalar(request.get("authority") or sent_host, "request.authority")
+    # The HTTP connection manager adds these before routing, so a match on them sees them.
+    headers.setdefault("x-request-id", "00000000-0000-4000-8000-000000000000")
+    headers.setdefault("x-forwarded-proto", scheme)
+    full_path = path + sep + query_string
+    headers.update({":authority": authority, ":path": full_path, ":method": method, ":scheme": scheme})
     return {
-        "host": request_fqdn(host, namespace),
-        "authority": _scalar(request.get("authority") or host, "request.authority"),
-        "uri": uri,
+        "host": request_fqdn(host, namespace, (namespace, source_namespace)),
+        "authority": authority,
+        "uri": full_path,
         "path": path,
         "query": query,
         "headers": headers,
-        "method": _scalar(request.get("method") or "GET", "request.method"),
-        "scheme": _scalar(request.get("scheme") or "http", "request.scheme"),
+        "method": method,
+        "scheme": scheme,
         "port": port,
         "source_labels": source_labels,
-        "source_namespace": _scalar(request.get("source_namespace") or namespace, "request.source_namespace"),
+        "source_namespace": source_namespace,
         "gateway": _gateway_ref(gateway, namespace),
     }
 
@@ -321,17 +392,37 @@ def gateways_of(spec, namespace):
     return [_gateway_ref(g, namespace) for g in gateways if _text(g)]
 
 
-def _match_block(block, req, field, vs_gateways, vs_namespace):
-    """Every condition of a block must hold (AND)."""
+def _check_block(block, field):
     if not is_mapping(block):
         raise MeshError("must be a mapping of match conditions", field=field, value=block)
     unknown = sorted(set(block) - MATCH_FIELDS)
     if unknown:
         raise MeshError("unknown match field", field="%s.%s" % (field, unknown[0]), value=block[unknown[0]])
 
-    gateways = [_gateway_ref(g, vs_namespace) for g in block["gateways"]] if block.get("gateways") else vs_gateways
-    if req["gateway"] not in gateways:
+
+def block_applies(block, req, vs_gateways, vs_namespace):
+    """Does istiod send this match block to the caller's proxy at all?
+
+    istiod drops, while it builds a proxy's routes, a block whose ``port`` is not the listener's port and one
+    whose source does not fit: with ``gateways`` set only they count (``sourceLabels`` and
+    ``sourceNamespace`` are then ignored); otherwise the caller's labels and namespace must fit.
+    """
+    if block.get("port") is not None and req["port"] is not None and block["port"] != req["port"]:
         return False
+    if block.get("port") is not None and req["port"] is None:
+        return False
+    if block.get("gateways"):
+        return req["gateway"] in [_gateway_ref(g, vs_namespace) for g in block["gateways"] if _text(g)]
+    if req["gateway"] not in vs_gateways:
+        return False
+    for name, value in _conditions(block, "sourceLabels", ""):
+        if req["source_labels"].get(name) != value:
+            return False
+    return not block.get("sourceNamespace") or block["sourceNamespace"] == req["source_namespace"]
+
+
+def _match_block(block, req, field):
+    """Every request condition of a block must hold (AND)."""
     if "uri" in block:
         # Envoy's prefix match sees the whole :path; exact and regex see it without the query string.
         kind, _value = string_match_kind(block["uri"], field + ".uri")
@@ -341,22 +432,19 @@ def _match_block(block, req, field, vs_gateways, vs_namespace):
     for key in ("scheme", "method", "authority"):
         if key in block and not string_matches(block[key], req[key], "%s.%s" % (field, key)):
             return False
-    if "port" in block and block["port"] != req["port"]:
-        return False
     for name, match in _conditions(block, "headers", field):
         if not string_matches(match, req["headers"].get(name.lower()), "%s.headers.%s" % (field, name)):
             return False
     for name, match in _conditions(block, "withoutHeaders", field):
-        if string_matches(match, req["headers"].get(name.lower()), "%s.withoutHeaders.%s" % (field, name)):
+        where = "%s.withoutHeaders.%s" % (field, name)
+        value = req["headers"].get(name.lower())
+        if value is None and not is_presence_match(match, where):
+            value = ""  # istiod sets treat_missing_header_as_empty on inverted value matches
+        if string_matches(match, value, where):
             return False
     for name, match in _conditions(block, "queryParams", field):
         if not string_matches(match, req["query"].get(name), "%s.queryParams.%s" % (field, name)):
             return False
-    for name, value in _conditions(block, "sourceLabels", field):
-        if req["source_labels"].get(name) != value:
-            return False
-    if "sourceNamespace" in block and block["sourceNamespace"] != req["source_namespace"]:
-        return False
     return True
 
 
@@ -369,15 +457,31 @@ def _conditions(block, key, field):
     return sorted(value.items())
 
 
-def route_matches(route, req, field, vs_gateways, vs_namespace):
-    """Index of the first match block that holds, -1 for a route without match, None for a miss (blocks are ORed)."""
+def _blocks(route, field):
     matches = route.get("match")
     if not matches:
-        return -1
+        return []
     if not is_list(matches):
         raise MeshError("must be a list of match blocks", field=field + ".match", value=matches)
     for index, block in enumerate(matches):
-        if _match_block(block, req, "%s.match[%d]" % (field, index), vs_gateways, vs_namespace):
+        _check_block(block, "%s.match[%d]" % (field, index))
+    return matches
+
+
+def route_applies(route, req, field, vs_gateways, vs_namespace):
+    """Does the caller's proxy get this route (a route without match always; else one of its blocks)?"""
+    blocks = _blocks(route, field)
+    return not blocks or any(block_applies(b, req, vs_gateways, vs_namespace) for b in blocks)
+
+
+def route_matches(route, req, field, vs_gateways, vs_namespace):
+    """Index of the first match block that holds, -1 for a route without match, None for a miss (blocks are ORed)."""
+    blocks = _blocks(route, field)
+    if not blocks:
+        return -1
+    for index, block in enumerate(blocks):
+        if block_applies(block, req, vs_gateways, vs_namespace) and \
+                _match_block(block, req, "%s.match[%d]" % (field, index)):
             return index
     return None
 
@@ -477,12 +581,19 @@ def route_fault(route, field, warnings):
             raise MeshError("must be a mapping", field=where, value=abort)
         kinds = [("httpStatus", "http_status"), ("grpcStatus", "grpc_status"), ("http2Error", "http2_error")]
         found = [(key, name) for key, name in kinds if abort.get(key) is not None]
-        if len(found) != 1:
+        if len(found) > 1:
             raise MeshError("needs exactly one of httpStatus, grpcStatus, http2Error", field=where, value=abort)
-        key, name = found[0]
-        out["abort"] = {name: abort[key], "percentage": _percentage(abort, where, warnings, legacy_percent=False)}
+        if not found or found[0][0] == "http2Error":
+            # istiod translates only HTTP and gRPC aborts and drops any other; a delay still fires.
+            warnings.append("%s has no httpStatus or grpcStatus: istiod drops this abort" % where)
+        else:
+            key, name = found[0]
+            out["abort"] = {name: abort[key],
+                            "percentage": _percentage(abort, where, warnings, legacy_percent=False)}
     if not out:
-        raise MeshError("needs delay and/or abort", field=field + ".fault", value=fault)
+        if delay is None and abort is None:
+            raise MeshError("needs delay and/or abort", field=field + ".fault", value=fault)
+        return None
     return out
 
 
@@ -546,14 +657,31 @@ def simulate(virtual_services, request, namespace="default"):
     objects = objects_of_kind(virtual_services, "VirtualService")
     result = _result(req["host"])
     chosen, shadowed = select_virtual_service(objects, req, namespace)
+    if chosen is not None:
+        vs_ns = object_namespace(chosen, namespace)
+        spec = spec_of(chosen, namespace)
+        http = spec.get("http") or []
+        if not is_list(http):
+            raise MeshError("must be a list of routes", field="%s spec.http" % ref(chosen, namespace), value=http)
+        vs_gateways = gateways_of(spec, vs_ns)
+        applying = []
+        for index, route in enumerate(http):
+            field = "%s spec.http[%d]" % (ref(chosen, namespace), index)
+            if not is_mapping(route):
+                raise MeshError("must be a mapping", field=field, value=route)
+            applying.append(route_applies(route, req, field, vs_gateways, vs_ns))
+        if not any(applying):
+            # istiod builds no route from it for this proxy and port: the service's default route serves.
+            result["warnings"].append("%s has no route for this caller (port, sourceLabels, sourceNamespace or "
+                                      "gateways): the default route to every endpoint applies"
+                                      % ref(chosen, namespace))
+            chosen = None
     if chosen is None:
         result["destinations"] = [{"host": request["host"].split(":")[0], "fqdn": req["host"], "subset": None,
                                    "port": req["port"], "weight": 100, "share": 1.0}]
         result["retries"] = route_retries({}, "")
         return result
 
-    vs_ns = object_namespace(chosen, namespace)
-    spec = spec_of(chosen, namespace)
     result["virtual_service"] = metadata(chosen)["name"]
     result["namespace"] = vs_ns
     for other in shadowed:
@@ -561,14 +689,8 @@ def simulate(virtual_services, request, namespace="default"):
         result["warnings"].append("%s also claims host %s and is ignored: %s is older"
                                   % (ref(other, namespace), req["host"], ref(chosen, namespace)))
 
-    http = spec.get("http") or []
-    if not is_list(http):
-        raise MeshError("must be a list of routes", field="%s spec.http" % ref(chosen, namespace), value=http)
-    vs_gateways = gateways_of(spec, vs_ns)
     for index, route in enumerate(http):
         field = "%s spec.http[%d]" % (ref(chosen, namespace), index)
-        if not is_mapping(route):
-            raise MeshError("must be a mapping", field=field, value=route)
         hit = route_matches(route, req, field, vs_gateways, vs_ns)
         if hit is None:
             continue
@@ -599,10 +721,9 @@ def _apply_action(result, route, field, vs_ns):
     result["fault"] = route_fault(route, field, result["warnings"])
     timeout = route.get("timeout")
     result["timeout_ms"] = duration_ms(timeout, field + ".timeout") if timeout is not None else None
+    # istiod sets a route's timeout and retries whether or not it has a fault; Envoy starts the route timeout
+    # after the fault delay, so it bounds the upstream, not the delay.
     result["retries"] = route_retries(route, field)
-    if result["fault"] and (result["timeout_ms"] is not None or route.get("retries") is not None):
-        # Istio's HTTPRoute.fault: "timeouts or retries will not be enabled when faults are enabled".
-        result["warnings"].append("%s has a fault: Istio does not enable its timeout or retries" % field)
 
 
 def sample(result, rng):
