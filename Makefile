@@ -9,7 +9,7 @@ COLLECTION_LINK := build/collections/ansible_collections/ack/servicemesh
 SANITY_TREE := build/sanity/ansible_collections/ack/servicemesh
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
-        build import bench bench-smoke clean
+        build import bench bench-smoke clean browser-deps browser demo-images
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -36,11 +36,16 @@ testenv-down:
 	-scripts/testenv down --profile v1alpha3
 	-scripts/testenv down
 
-demo: venv link
+demo: venv link browser-deps
 	scripts/testenv up
 	$(PY) scripts/demo.py
 
-test: venv link unit sanity lint integration molecule
+# The README's screenshot, taken by `make demo` (build/demo/); needs the mesh lab.
+demo-images: demo
+	mkdir -p docs/images
+	cp build/demo/user-v2-jason.png docs/images/productpage-user-v2-jason.png
+
+test: venv link unit sanity lint integration browser molecule
 	@echo "make test: all suites passed"
 
 unit: venv link
@@ -60,6 +65,17 @@ lint: venv link
 
 integration: venv link testenv-up
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+# Debian's Chromium and its driver, for the browser tests and the demo's screenshots; installed when missing.
+# DejaVu has the star glyphs the product page shows.
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+browser-deps:
+	@for f in $(BROWSER_FILES); do test -e $$f || missing=1; done; [ -z "$$missing" ] || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium chromium-driver fonts-dejavu-core; }
+
+browser: venv link testenv-up browser-deps
+	$(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 molecule: venv link
 	cd extensions && molecule test --all
