@@ -239,8 +239,8 @@ def run_scenarios(api, readers):
             print("  what the browsers show:")
             for reader, user in READERS:
                 observations = entry["seen"][reader]["observations"]
-                print("    %-9s %s (%.2f s)" % (reader, shares(observed_outcomes(observations)),
-                                               max(o.elapsed for o in observations)))
+                slowest = max(o.elapsed for o in observations)
+                print("    %-9s %s (%.2f s)" % (reader, shares(observed_outcomes(observations)), slowest))
         entries.append(entry)
         before = after
     return entries

@@ -28,6 +28,7 @@ SETTLE_TIMEOUT = 40.0
 SPLIT_VIEWS = 100      # per reader, for 50-v3
 MEASURED = {}
 
+
 @pytest.fixture(scope="module")
 def mesh():
     missing = browser.available()
@@ -143,5 +144,5 @@ def test_shift_50_v3_red_stars_about_half_the_time(mesh, readers, mode):
         red = outcomes.count("red stars")
         assert red + outcomes.count("no stars") == SPLIT_VIEWS, outcomes
         MEASURED["shift-50-v3/%s" % mode][name]["red_share"] = red / SPLIT_VIEWS
-        assert abs(red - SPLIT_VIEWS / 2) <= tolerance, "%s: %d of %d views showed red stars" % (name, red,
-                                                                                               SPLIT_VIEWS)
+        assert abs(red - SPLIT_VIEWS / 2) <= tolerance, \
+            "%s: %d of %d views showed red stars" % (name, red, SPLIT_VIEWS)

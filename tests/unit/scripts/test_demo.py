@@ -61,11 +61,11 @@ def test_report_has_every_scenario_its_screenshots_and_escapes_what_it_shows(tmp
     for name in ("user-v2", "fault-delay"):
         outcome = "black stars" if name == "user-v2" else "reviews unavailable"
         latency = 0.0 if name == "user-v2" else 6.0
+        jason_sees = ("ok", "black") if latency == 0 else ("reviews_unavailable", None)
         entries.append({
             "name": name, "recap": "ok=6 changed=1", "routing": ["  reviews  [user-override] end-user exact <jason>"],
             "diff": ["+ x"], "virtual_services": {"VirtualService/reviews": {"hosts": ["reviews"]}},
-            "predictions": {"jason": _prediction((1.0,) + (("ok", "black") if latency == 0 else
-                                                          ("reviews_unavailable", None)) + (latency,)),
+            "predictions": {"jason": _prediction((1.0,) + jason_sees + (latency,)),
                             None: _prediction((1.0, "ok", "none", 0.0))},
             "seen": {"jason": {"screenshot": "%s-jason.png" % name, "observations": [_seen(outcome, latency + 0.02)]},
                      "nobody": {"screenshot": "%s-nobody.png" % name, "observations": [_seen("black stars")]}},
