@@ -15,7 +15,8 @@ NEWEST := build/venv-ansible-newest
 NEWEST_PYTHON ?= $(shell command -v python3.13 || ls $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n1)
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
-        build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools
+        build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools browser-deps browser \
+        demo-images
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -42,11 +43,16 @@ testenv-down:
 	-scripts/testenv down --profile v1alpha3
 	-scripts/testenv down
 
-demo: venv link
+demo: venv link browser-deps
 	scripts/testenv up
 	$(PY) scripts/demo.py
 
-test: venv link unit oracle sanity lint changelog-lint proxy-tools integration molecule import docs ansible-newest
+# The README's screenshot, taken by `make demo` (build/demo/); needs the mesh lab.
+demo-images: demo
+	mkdir -p docs/images
+	cp build/demo/user-v2-jason.png docs/images/productpage-user-v2-jason.png
+
+test: venv link unit oracle sanity lint changelog-lint proxy-tools integration browser molecule import docs ansible-newest
 	@echo "make test: all suites passed"
 
 unit: venv link
@@ -77,6 +83,17 @@ proxy-tools:
 	@command -v tinyproxy >/dev/null || test -x /usr/bin/tinyproxy || { \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tinyproxy) || \
 	  (sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q tinyproxy); }
+
+# Debian's Chromium and its driver, for the browser tests and the demo's screenshots; installed when missing.
+# DejaVu has the star glyphs the product page shows.
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+browser-deps:
+	@for f in $(BROWSER_FILES); do test -e $$f || missing=1; done; [ -z "$$missing" ] || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium chromium-driver fonts-dejavu-core; }
+
+browser: venv link testenv-up browser-deps
+	$(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 molecule: venv link
 	cd extensions && molecule test --all

@@ -6,8 +6,12 @@ address (topology.py). The call graph and the client-side timeouts are the origi
 - productpage -> details (3 s) and -> reviews (3 s, tried twice: "reviews unavailable" after ~6 s);
 - reviews v1 calls nothing; v2 (black stars) and v3 (red stars) call ratings with a 10 s and a
   2.5 s timeout, and show "ratings unavailable" when it fails or answers an error;
-- the user (cookie `user=<name>`, as after BookInfo's login) is forwarded as the `end-user`
-  header, together with the cookie, so that header and cookie matches both work.
+- sign-in as in BookInfo: the page has a sign-in form; `POST /login` sets the cookie `user=<name>`
+  (Istio 0.8's productpage) and remembers the user in the session (today's productpage, whose
+  session cookie the first page view sets), `GET /logout` forgets both; each redirects back;
+- the user (from the `user` cookie, the session, or an incoming `end-user` header) is forwarded
+  as the `end-user` header, and the browser's Cookie header is forwarded unchanged, as today's
+  productpage does, so that header and cookie matches both see what a browser sent.
 
 Every outbound call goes to the workload's own Envoy (its address, port 9080) with the
 service's name as Host, exactly what an intercepted `http://reviews:9080/...` would be.
@@ -15,6 +19,8 @@ service's name as Host, exactly what an intercepted `http://reviews:9080/...` wo
 
 import argparse
 import html
+import secrets
+import threading
 import http.client
 import json
 import socket
@@ -22,6 +28,7 @@ import sys
 import time
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from . import topology
 
@@ -61,15 +68,87 @@ def call(me, service, path, headers, timeout):
         conn.close()
 
 
-def _user(headers):
-    cookie = SimpleCookie()
+USER_COOKIE = "user"
+SESSION_COOKIE = "session"
+MAX_FORM_BYTES = 4096
+
+
+class Sessions:
+    """Server-side sessions of the productpage: session id -> signed-in user (or None)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = {}
+
+    def new(self):
+        sid = secrets.token_urlsafe(16)
+        with self._lock:
+            self._users[sid] = None
+        return sid
+
+    def known(self, sid):
+        with self._lock:
+            return sid in self._users
+
+    def user(self, sid):
+        with self._lock:
+            return self._users.get(sid)
+
+    def sign_in(self, sid, user):
+        with self._lock:
+            self._users[sid] = user
+
+    def sign_out(self, sid):
+        with self._lock:
+            if sid in self._users:
+                self._users[sid] = None
+
+
+def cookies(headers):
+    """The request's cookies as {name: value}; a malformed Cookie header counts as none."""
+    jar = SimpleCookie()
     try:
-        cookie.load(headers.get("cookie", ""))
-    except Exception:  # noqa: BLE001 - a malformed cookie means no user
-        pass
-    if "user" in cookie and cookie["user"].value:
-        return cookie["user"].value
+        jar.load(headers.get("cookie", ""))
+    except Exception:  # noqa: BLE001 - a malformed cookie means no cookies
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _user(headers, sessions=None):
+    jar = cookies(headers)
+    if jar.get(USER_COOKIE):
+        return jar[USER_COOKIE]
+    if sessions is not None and jar.get(SESSION_COOKIE):
+        user = sessions.user(jar[SESSION_COOKIE])
+        if user:
+            return user
     return headers.get("end-user") or None
+
+
+def set_cookie(name, value, max_age=None):
+    """A Set-Cookie value for the whole site; max_age=0 deletes the cookie."""
+    parts = ["%s=%s" % (name, value), "Path=/", "HttpOnly", "SameSite=Lax"]
+    if max_age is not None:
+        parts.append("Max-Age=%d" % max_age)
+    return "; ".join(parts)
+
+
+def login_name(body):
+    """The user name of a sign-in form body (application/x-www-form-urlencoded), or None."""
+    values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("username") or [""]
+    name = values[0].strip()
+    # A cookie value and a header value both: no separators, no controls, nothing to escape.
+    if not name or len(name) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
+        return None
+    return name
+
+
+def back_to(headers):
+    """Where a sign-in or sign-out redirects: the page it came from on this site, else the product page."""
+    referer = urlsplit(headers.get("referer", ""))
+    if referer.path in ("/productpage", "/"):
+        return referer.path + ("?" + referer.query if referer.query else "")
+    return "/productpage"
 
 
 def forwarded(headers, user=None):
@@ -86,18 +165,21 @@ def forwarded(headers, user=None):
 class Handler(BaseHTTPRequestHandler):
     workload = None
     namespace = None
+    sessions = None
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):  # one line per request, on stdout (the app's log file)
         sys.stdout.write("%s %s\n" % (self.workload.name, fmt % args))
 
-    def reply(self, status, body, content_type="application/json"):
+    def reply(self, status, body, content_type="application/json", extra_headers=()):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         # Who answered and what reached it, for tests that compare Envoy's routing with a prediction.
         self.send_header("x-workload", self.workload.name)
         self.send_header("x-seen-path", self.path)
         self.send_header("x-seen-authority", self.headers.get("host", ""))
+        for name, value in extra_headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -115,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(min(int(lag), 30000) / 1000.0)
         if path == "/health":
             return self.reply(200, {"status": "ok", "workload": w.name})
+        if w.app == "productpage" and path == "/logout":
+            return self.sign_out()
         handler = getattr(self, "serve_" + w.app)
         return handler(path)
 
@@ -128,7 +212,51 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    do_POST = do_HEAD = other_method  # noqa: N815 - http.server's naming
+    do_HEAD = other_method  # noqa: N815 - http.server's naming
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        path = self.path.split("?", 1)[0]
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_FORM_BYTES:
+            self.close_connection = True
+            return self.reply(413, {"error": "form too large"})
+        body = self.rfile.read(length)
+        if self.workload.app != "productpage" or path != "/login":
+            return self.other_method()
+        return self.sign_in(body)
+
+    # --- sign-in (productpage) ---------------------------------------------------------
+
+    def _session(self, incoming):
+        """The request's session id, and the Set-Cookie headers that start a new one when it has none."""
+        sid = cookies(incoming).get(SESSION_COOKIE)
+        if sid and self.sessions.known(sid):
+            return sid, []
+        sid = self.sessions.new()
+        return sid, [("Set-Cookie", set_cookie(SESSION_COOKIE, sid))]
+
+    def redirect(self, location, extra_headers):
+        self.reply(303, "", content_type="text/plain", extra_headers=[("Location", location)] + extra_headers)
+
+    def sign_in(self, body):
+        incoming = self.headers_lower()
+        user = login_name(body)
+        if user is None:
+            return self.reply(400, "<p>A user name is letters, digits, '-', '_' or '.', at most 64.</p>",
+                              content_type="text/html; charset=utf-8")
+        sid, started = self._session(incoming)
+        self.sessions.sign_in(sid, user)
+        return self.redirect(back_to(incoming), started + [("Set-Cookie", set_cookie(USER_COOKIE, user))])
+
+    def sign_out(self):
+        incoming = self.headers_lower()
+        sid = cookies(incoming).get(SESSION_COOKIE)
+        if sid:
+            self.sessions.sign_out(sid)
+        return self.redirect(back_to(incoming), [("Set-Cookie", set_cookie(USER_COOKIE, "", max_age=0))])
 
     # --- the services ------------------------------------------------------------------
 
@@ -174,7 +302,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, {"error": "not found"})
         w = self.workload
         incoming = self.headers_lower()
-        user = _user(incoming)
+        _sid, started = self._session(incoming)
+        user = _user(incoming, self.sessions)
         headers = forwarded(incoming, user)
         d_status, details = call(w, "details", "/details/%d" % PRODUCT_ID, headers, DETAILS_TIMEOUT)
         reviews, r_status = None, None
@@ -184,13 +313,25 @@ class Handler(BaseHTTPRequestHandler):
                 reviews = data
                 break
         return self.reply(200, render(user, details if d_status == 200 else None, reviews),
-                          content_type="text/html; charset=utf-8")
+                          content_type="text/html; charset=utf-8", extra_headers=started)
 
 
 def render(user, details, reviews):
     """The product page, with the same texts the original shows a reader."""
-    out = ["<!DOCTYPE html><html><head><title>Simple Bookstore App</title></head><body>"]
-    out.append("<p>%s</p>" % (("signed in as <b id=\"user\">%s</b>" % html.escape(user)) if user else "sign in"))
+    out = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Simple Bookstore App</title>",
+           "<style>body{font-family:sans-serif;margin:1.5em;max-width:46em} blockquote{margin:1em 0}"
+           " font{font-size:1.4em} .error{color:#b00} nav{background:#333;color:#fff;padding:.6em}"
+           " nav form{display:inline}</style></head><body>"]
+    out.append("<nav>BookInfo Sample &nbsp; ")
+    if user:
+        out.append("signed in as <b id=\"user\">%s</b> <a id=\"sign-out\" href=\"/logout\" "
+                   "style=\"color:#fff\">sign out</a>" % html.escape(user))
+    else:
+        out.append("<form id=\"sign-in\" method=\"post\" action=\"/login\">"
+                   "<input name=\"username\" id=\"username\" placeholder=\"User Name\"> "
+                   "<input name=\"passwd\" id=\"passwd\" type=\"password\" placeholder=\"Password\"> "
+                   "<button id=\"sign-in-button\" type=\"submit\">Sign in</button></form>")
+    out.append("</nav>")
     out.append("<h3>The Comedy of Errors</h3>")
     out.append("<h4>Book Details</h4>")
     if details:
@@ -221,7 +362,7 @@ def render(user, details, reviews):
 
 def serve(name, namespace):
     w = topology.workload(name)
-    handler = type("BookInfo", (Handler,), {"workload": w, "namespace": namespace})
+    handler = type("BookInfo", (Handler,), {"workload": w, "namespace": namespace, "sessions": Sessions()})
     server = ThreadingHTTPServer((w.ip, topology.APP_PORT), handler)
     server.daemon_threads = True
     sys.stdout.write("%s serving on %s (started %s)\n" % (name, w.app_url, time.strftime("%H:%M:%S")))
