@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := build/collections/ansible_collections/ack/servicemesh
 SANITY_TREE := build/sanity/ansible_collections/ack/servicemesh
 
-.PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
+.PHONY: mesh-deps help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
         build import bench bench-smoke clean
 
 help:
@@ -36,9 +36,10 @@ testenv-down:
 	-scripts/testenv down --profile v1alpha3
 	-scripts/testenv down
 
-demo: venv link
+demo: venv link mesh-deps
 	scripts/testenv up
 	$(PY) scripts/demo.py
+	if [ "$${DEMO_TRAFFIC:-1}" != 0 ]; then $(PY) scripts/demo_canary.py; fi
 
 test: venv link unit sanity lint integration molecule
 	@echo "make test: all suites passed"
@@ -58,7 +59,11 @@ sanity: venv
 lint: venv link
 	ansible-lint --profile production
 
-integration: venv link testenv-up
+# Debian packages the mesh lab needs besides the Go builds: Prometheus scrapes the Envoys for the canary gates.
+mesh-deps:
+	@command -v prometheus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus; }
+
+integration: venv link testenv-up mesh-deps
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
 
 molecule: venv link

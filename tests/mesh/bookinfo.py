@@ -17,9 +17,12 @@ import argparse
 import html
 import http.client
 import json
+import random
 import socket
 import sys
+import threading
 import time
+import urllib.parse
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -96,6 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Workload", self.workload.name)  # who answered, even with an error
         self.end_headers()
         self.wfile.write(data)
 
@@ -107,6 +111,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/health":
             return self.reply(200, {"status": "ok", "workload": w.name})
+        if path == "/control":
+            return self.reply(200, control(self.path))
         handler = getattr(self, "serve_" + w.app)
         return handler(path)
 
@@ -130,6 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         if not path.startswith("/reviews/"):
             return self.reply(404, {"error": "not found"})
         w = self.workload
+        fail, delay = misbehaviour()
+        if delay:
+            time.sleep(delay)
+        if fail:
+            return self.reply(500, {"error": "injected by /control"})
         reviews = [
             {"reviewer": "Reviewer1", "text": "An extremely entertaining play by Shakespeare. "
                                               "The slapstick humour is refreshing!"},
@@ -165,6 +176,27 @@ class Handler(BaseHTTPRequestHandler):
                 break
         return self.reply(200, render(user, details if d_status == 200 else None, reviews),
                           content_type="text/html; charset=utf-8")
+
+
+# How a workload misbehaves, set through GET /control on its app port (never through Envoy in the
+# tests): a share of requests answered 500, and a delay before every answer. For canary tests.
+_BEHAVIOUR = {"fail": 0.0, "delay_ms": 0.0}
+_BEHAVIOUR_LOCK = threading.Lock()
+
+
+def control(raw_path):
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(raw_path).query)
+    with _BEHAVIOUR_LOCK:
+        for key in _BEHAVIOUR:
+            if key in query:
+                _BEHAVIOUR[key] = max(0.0, float(query[key][0]))
+        return dict(_BEHAVIOUR)
+
+
+def misbehaviour():
+    with _BEHAVIOUR_LOCK:
+        fail, delay_ms = _BEHAVIOUR["fail"], _BEHAVIOUR["delay_ms"]
+    return random.random() < fail, delay_ms / 1000.0  # noqa: S311 - a test share, not a secret
 
 
 def render(user, details, reviews):
