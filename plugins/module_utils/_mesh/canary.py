@@ -277,7 +277,7 @@ def judge_metric(gate, value):
         passed = gate["no_data"] == "pass"
         return passed, "no data (counted as %s)" % ("passed" if passed else "failed")
     passed = COMPARISONS[gate["comparison"]](value, gate["threshold"])
-    return passed, "%s %s %s" % (_number(value), gate["comparison"], _number(gate["threshold"]))
+    return passed, "%s, needs %s %s" % (_number(value), gate["comparison"], _number(gate["threshold"]))
 
 
 def judge_probe(gate, status, latency_ms):

@@ -105,7 +105,7 @@ def test_gates_are_normalized_and_every_problem_reported():
 
 def test_metric_verdicts_and_no_data():
     gate = {"comparison": ">=", "threshold": 0.99, "no_data": "fail"}
-    assert canary.judge_metric(gate, 0.995) == (True, "0.995 >= 0.99")
+    assert canary.judge_metric(gate, 0.995) == (True, "0.995, needs >= 0.99")
     assert canary.judge_metric(gate, 0.8)[0] is False
     assert canary.judge_metric(gate, None) == (False, "no data (counted as failed)")
     assert canary.judge_metric(gate, math.nan)[0] is False
@@ -134,7 +134,7 @@ def test_a_gate_fails_only_after_its_limit_in_a_row():
 
 def test_failure_message_names_gate_value_threshold_and_step():
     gate = {"name": "sr", "type": "prometheus", "query": "q", "comparison": ">=", "threshold": 0.99}
-    check = {"value": 0.8123, "detail": "0.8123 >= 0.99", "failed_in_a_row": 2}
+    check = {"value": 0.8123, "detail": "0.8123, needs >= 0.99", "failed_in_a_row": 2}
     message = canary.failure_message(gate, check, 10, 0, 4)
     assert "gate 'sr' failed at step 1 of 4 (canary weight 10 %)" in message
     assert "value 0.8123" in message and "threshold >= 0.99" in message and "metric: q" in message
