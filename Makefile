@@ -16,7 +16,7 @@ NEWEST_PYTHON ?= $(shell command -v python3.13 || ls $(HOME)/.pyenv/versions/3.1
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
         build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools browser-deps browser \
-        demo-images
+        demo-images mesh-deps
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -43,9 +43,10 @@ testenv-down:
 	-scripts/testenv down --profile v1alpha3
 	-scripts/testenv down
 
-demo: venv link browser-deps
+demo: venv link browser-deps mesh-deps
 	scripts/testenv up
 	$(PY) scripts/demo.py
+	if [ "$${DEMO_TRAFFIC:-1}" != 0 ]; then $(PY) scripts/demo_canary.py; fi
 
 # The README's screenshot, taken by `make demo` (build/demo/); needs the mesh lab.
 demo-images: demo
@@ -75,7 +76,7 @@ sanity: venv
 lint: venv link
 	ansible-lint --profile production
 
-integration: venv link testenv-up
+integration: venv link testenv-up mesh-deps
 	$(PY) -m pytest tests/cluster -q -p no:cacheprovider
 
 # The connection tests (tests/cluster/test_connect.py) need a real forward proxy.
@@ -94,6 +95,10 @@ browser-deps:
 
 browser: venv link testenv-up browser-deps
 	$(PY) -m pytest tests/browser -q -p no:cacheprovider
+
+# Debian packages the mesh lab needs besides the Go builds: Prometheus scrapes the Envoys for the canary gates.
+mesh-deps:
+	@command -v prometheus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus; }
 
 molecule: venv link
 	cd extensions && molecule test --all

@@ -23,9 +23,11 @@ import secrets
 import threading
 import http.client
 import json
+import random
 import socket
 import sys
 import time
+import urllib.parse
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -199,6 +201,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"status": "ok", "workload": w.name})
         if w.app == "productpage" and path == "/logout":
             return self.sign_out()
+        if path == "/control":
+            return self.reply(200, control(self.path))
         handler = getattr(self, "serve_" + w.app)
         return handler(path)
 
@@ -278,6 +282,11 @@ class Handler(BaseHTTPRequestHandler):
         if not path.startswith("/reviews/"):
             return self.reply(404, {"error": "not found"})
         w = self.workload
+        fail, delay = misbehaviour()
+        if delay:
+            time.sleep(delay)
+        if fail:
+            return self.reply(500, {"error": "injected by /control"})
         reviews = [
             {"reviewer": "Reviewer1", "text": "An extremely entertaining play by Shakespeare. "
                                               "The slapstick humour is refreshing!"},
@@ -314,6 +323,27 @@ class Handler(BaseHTTPRequestHandler):
                 break
         return self.reply(200, render(user, details if d_status == 200 else None, reviews),
                           content_type="text/html; charset=utf-8", extra_headers=started)
+
+
+# How a workload misbehaves, set through GET /control on its app port (never through Envoy in the
+# tests): a share of requests answered 500, and a delay before every answer. For canary tests.
+_BEHAVIOUR = {"fail": 0.0, "delay_ms": 0.0}
+_BEHAVIOUR_LOCK = threading.Lock()
+
+
+def control(raw_path):
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(raw_path).query)
+    with _BEHAVIOUR_LOCK:
+        for key in _BEHAVIOUR:
+            if key in query:
+                _BEHAVIOUR[key] = max(0.0, float(query[key][0]))
+        return dict(_BEHAVIOUR)
+
+
+def misbehaviour():
+    with _BEHAVIOUR_LOCK:
+        fail, delay_ms = _BEHAVIOUR["fail"], _BEHAVIOUR["delay_ms"]
+    return random.random() < fail, delay_ms / 1000.0  # noqa: S311 - a test share, not a secret
 
 
 def render(user, details, reviews):

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import envoy, topology, versions
+from . import envoy, prometheus, topology, versions
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -370,7 +370,7 @@ def names():
     out = ["istiod"]
     for w in topology.WORKLOADS:
         out += ["app-" + w.name, "envoy-" + w.name]
-    return out
+    return out + ["prometheus"]
 
 
 def is_up():
@@ -400,7 +400,7 @@ def _up(namespace):
     os.makedirs(state_dir(), exist_ok=True)
     for host, port in [(topology.ISTIOD_HOST, p) for p in (
             topology.XDS_PORT, topology.ISTIOD_HTTP_PORT, topology.ISTIOD_MONITORING_PORT,
-            topology.ISTIOD_CTRLZ_PORT)] + [
+            topology.ISTIOD_CTRLZ_PORT, prometheus.PORT)] + [
             (w.ip, p) for w in topology.WORKLOADS for p in (topology.SERVICE_PORT, topology.APP_PORT,
                                                             topology.ADMIN_PORT)]:
         if not _port_free(host, port):
@@ -452,6 +452,10 @@ def _up(namespace):
         if bad:
             raise MeshError("Envoy rejected istiod's config: %s" % bad,
                             [log_file("envoy-" + n) for n in bad] + [log_file("istiod")])
+        t2 = time.monotonic()
+        _spawn("prometheus", prometheus.argv(state_dir()))
+        _poll("Prometheus scraping every Envoy", deadline, prometheus.ready, [log_file("prometheus")])
+        timings["prometheus_ready_s"] = round(time.monotonic() - t2, 2)
     except BaseException:
         _down()
         raise
@@ -462,6 +466,7 @@ def _up(namespace):
         "istiod": istiod_url(),
         "xds": "%s:%d" % (topology.ISTIOD_HOST, topology.XDS_PORT),
         "productpage": topology.workload("productpage-v1").app_url + "/productpage",
+        "prometheus": prometheus.url(),
         "istio": "%s@%s" % (versions.ISTIO_MODULE, versions.ISTIO_MODULE_VERSION),
         "envoy": versions.ENVOY_VERSION,
         "timings": timings,

@@ -38,6 +38,20 @@ RUNTIME_FLAGS = {
 }
 
 
+# The tags Istio's sidecar bootstrap extracts from Envoy's statistics, so that the lab's Prometheus
+# series look like a cluster's: envoy_cluster_upstream_rq{cluster_name="outbound|9080|v3|reviews.<ns>.svc
+# .cluster.local", response_code_class="5xx"} rather than a cluster name cut at its first dot. istiod
+# gives every cluster a stat name ending in ";" (its alt_stat_name), which is where the tag ends.
+STATS_CONFIG = {
+    "use_all_default_tags": False,
+    "stats_tags": [
+        {"tag_name": "cluster_name", "regex": r"^cluster\.((.+?(\..+?\.svc\.cluster\.local)?);\.)"},
+        {"tag_name": "response_code", "regex": r"_rq(_(\d{3}))$"},
+        {"tag_name": "response_code_class", "regex": r"_rq(_(\dxx))$"},
+    ],
+}
+
+
 def bootstrap(workload, namespace):
     """What pilot-agent would have generated, reduced to ADS over plaintext gRPC to istiod.
 
@@ -67,6 +81,7 @@ def bootstrap(workload, namespace):
         "admin": {
             "address": {"socket_address": {"address": workload.ip, "port_value": topology.ADMIN_PORT}},
         },
+        "stats_config": STATS_CONFIG,
         "dynamic_resources": {
             "ads_config": {
                 "api_type": "GRPC",

@@ -17,7 +17,8 @@ AWX = os.path.join(ROOT, "awx")
 
 # Survey question type -> the Python type AWX wants for its default, and the argument spec types it can feed.
 QUESTION_TYPES = {
-    "text": (str, {"str", "path"}),
+    # Ansible splits comma-separated text given to a list option.
+    "text": (str, {"str", "path", "list"}),
     "textarea": (str, {"str"}),
     "password": (str, {"str"}),
     "multiplechoice": (str, {"str"}),
@@ -178,7 +179,21 @@ def test_launching_with_the_survey_defaults_runs_the_scenario_as_the_role_define
     options = role_options(scenario)
     for name, value in launch_vars(scenario).items():
         if name in options:
-            assert value == options[name].get("default"), name
+            assert as_option(value, options[name]) == options[name].get("default"), name
+
+
+def as_option(value, option):
+    """What the role's argument spec makes of a survey answer: list options split comma-separated text."""
+    if option.get("type") == "list" and isinstance(value, str):
+        convert = int if option.get("elements") == "int" else str
+        return [convert(item.strip()) for item in value.split(",")]
+    return value
+
+
+def test_canary_steps_from_the_survey_become_a_list_of_integers():
+    options = role_options("canary")
+    steps = launch_vars("canary", {"canary_steps": "5, 20,100"})["canary_steps"]
+    assert as_option(steps, options["canary_steps"]) == [5, 20, 100]
 
 
 def test_shift_weights_from_the_survey_become_the_roles_weights_mapping():
