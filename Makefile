@@ -138,7 +138,7 @@ ansible-newest: venv link testenv-up $(NEWEST)/.installed
 
 bench: venv link testenv-up
 	$(PY) benchmarks/run.py
-	ACK_DIFF_CONFIGS=200 $(PY) -m pytest tests/integration/test_simulator_differential.py -q -p no:cacheprovider -s
+	ACK_DIFF_CONFIGS=200 $(PY) -m pytest tests/cluster/test_simulator_differential.py -q -p no:cacheprovider -s
 
 bench-smoke: venv link testenv-up
 	$(PY) benchmarks/run.py --smoke

@@ -69,17 +69,6 @@ def replace_section(text, new):
     return text.rstrip("\n") + "\n\n" + new
 
 
-def kept_section(path):
-    """The import-time section of an existing RESULTS.md, for run.py to carry over."""
-    if not os.path.exists(path):
-        return ""
-    with open(path) as handle:
-        text = handle.read()
-    if BEGIN not in text or END not in text:
-        return ""
-    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21)

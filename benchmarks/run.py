@@ -19,7 +19,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cluster as cluster_mod  # noqa: E402
-import import_time  # noqa: E402
 import report  # noqa: E402
 import tools  # noqa: E402
 import workloads  # noqa: E402
@@ -334,10 +333,7 @@ def main(argv=None):
         with open(opts.raw, "w") as out:
             json.dump(raw, out, indent=1)
     text = report.render(raw, smoke=opts.smoke)
-    kept = import_time.kept_section(opts.output)
-    if kept:
-        text = import_time.replace_section(text, kept)
-    text = keep_profile(opts.output, text)
+    text = keep_sections(opts.output, text)
     with open(opts.output, "w") as out:
         out.write(text)
     log("wrote %s" % os.path.relpath(opts.output, ROOT))
@@ -348,18 +344,23 @@ def main(argv=None):
     return 0
 
 
-def keep_profile(path, text):
-    """Carry over the section benchmarks/profile_module.py wrote (between its markers) into the new report."""
-    start, end = "<!-- profile:start -->", "<!-- profile:end -->"
+# Sections other scripts write into RESULTS.md, between their markers, carried over when run.py rewrites it.
+KEPT_SECTIONS = (("<!-- profile:start -->", "<!-- profile:end -->"),
+                 ("<!-- import-time:begin -->", "<!-- import-time:end -->"),
+                 ("<!-- canary:begin -->", "<!-- canary:end -->"))
+
+
+def keep_sections(path, text):
+    """Carry over the marked sections of the existing report (profile, import time, canary) into the new one."""
     try:
         with open(path) as handle:
             old = handle.read()
     except OSError:
         return text
-    if start not in old or end not in old:
-        return text
-    return text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
-
+    for start, end in KEPT_SECTIONS:
+        if start in old and end in old and start not in text:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
+    return text
 
 if __name__ == "__main__":
     sys.exit(main())
