@@ -362,5 +362,6 @@ def keep_sections(path, text):
             text = text.rstrip("\n") + "\n\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
     return text
 
+
 if __name__ == "__main__":
     sys.exit(main())

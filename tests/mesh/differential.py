@@ -67,7 +67,7 @@ METHODS = ("GET", "POST", "HEAD")
 
 def _match_block(rng, service):
     block = {}
-    for _ in range(rng.choice((1, 1, 2, 3))):
+    for _block in range(rng.choice((1, 1, 2, 3))):
         what = rng.choice(("uri", "headers", "headers", "withoutHeaders", "queryParams", "method", "authority",
                            "port", "sourceLabels", "sourceNamespace", "ignoreUriCase", "scheme"))
         if what == "uri":
@@ -119,7 +119,7 @@ def _destinations(rng, service):
             dest["destination"]["subset"] = rng.choice(subsets)
         return [dest]
     picked = rng.sample(subsets, rng.choice((2, 2, 3)))
-    weights = [rng.choice((0, 10, 25, 50, 75, 90, 100)) for _ in picked]
+    weights = [rng.choice((0, 10, 25, 50, 75, 90, 100)) for _dest in picked]
     if sum(weights) == 0:
         weights[0] = 100
     return [{"destination": {"host": service, "subset": s}, "weight": w} for s, w in zip(picked, weights)]
@@ -132,7 +132,7 @@ def _duration(ms):
 def _route(rng, service, last):
     route = {}
     if not last or rng.random() < 0.3:
-        route["match"] = [_match_block(rng, service) for _ in range(rng.choice((1, 1, 2)))]
+        route["match"] = [_match_block(rng, service) for _block in range(rng.choice((1, 1, 2)))]
     kind = rng.choices(("route", "redirect", "direct"), (8, 1, 1))[0]
     if kind == "redirect":
         route["redirect"] = rng.choice(({"uri": "/moved"}, {"authority": "elsewhere"},
@@ -177,7 +177,7 @@ def generate_config(rng, index):
           "metadata": {"name": service, "namespace": NAMESPACE},
           "spec": {"hosts": _hosts(rng, service), "http": routes}}
     return {"name": "gen-%03d" % index, "service": service, "objects": [vs],
-            "probes": [generate_probe(rng, service) for _ in range(10)]}
+            "probes": [generate_probe(rng, service) for _probe in range(10)]}
 
 
 def generate_probe(rng, service):
@@ -558,7 +558,7 @@ def run_config(client, config, draws=DRAWS, sync_timeout=10.0):
     for probe in config["probes"]:
         result, predicted = predict(config, probe)
         n = 1 if len(predicted) == 1 else draws
-        seen = [send(probe, config["service"]) for _ in range(n)]
+        seen = [send(probe, config["service"]) for _draw in range(n)]
         report["requests"] += n
         problems = compare(predicted, [observed_key(s) for s in seen])
         problems.extend(_check_details(result, seen, probe))

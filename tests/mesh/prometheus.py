@@ -73,7 +73,7 @@ def ready():
 
 def query(expr):
     """The first sample's value of an instant query, or None when it returns nothing."""
-    _, body = _get("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    _status, body = _get("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
     result = body["data"]["result"]
     if body["data"]["resultType"] == "scalar":
         return float(result[1])

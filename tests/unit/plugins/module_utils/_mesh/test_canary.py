@@ -17,14 +17,14 @@ def _steps(value):
 def test_steps_must_increase_and_end_at_100():
     assert _steps([10, 25, 50, 100]) == ([10, 25, 50, 100], [])
     assert _steps(["5", 100]) == ([5, 100], [])
-    _, errors = _steps([10, 10, 100])
+    _clean, errors = _steps([10, 10, 100])
     assert errors == ["steps[1]: must be above the step before it (10) (got 10)"]
-    _, errors = _steps([10, 50])
+    _clean, errors = _steps([10, 50])
     assert errors == ["steps[1]: the last step must be 100 (a full promotion) (got 50)"]
-    _, errors = _steps([0, 101])
+    _clean, errors = _steps([0, 101])
     assert errors == ["steps[0]: must be an integer from 1 to 100 (got 0)",
                       "steps[1]: must be an integer from 1 to 100 (got 101)"]
-    _, errors = _steps([])
+    _clean, errors = _steps([])
     assert errors[0].startswith("steps: is required")
 
 
