@@ -291,9 +291,9 @@ def test_an_analysis_error_stops_the_role_before_any_write_and_no_fault_means_no
 
 
 def test_the_role_reports_bad_variables_before_reading(cluster, namespace):
-    result = _role_play(cluster, namespace, servicemesh_weights={"reviews": {"v1": 50, "v3": 40}})
+    result = _role_play(cluster, namespace, servicemesh_weights={"reviews": {"v1": -5, "v3": 40}})
     assert result.failed
-    assert "services[1]: weights: must sum to 100" in _task(result, ROLE_TASK)["msg"]
+    assert "weights.v1: must be an integer >= 0 (got -5)" in _task(result, ROLE_TASK)["msg"]
     assert cluster.versions(namespace) == {}
 
 

@@ -94,18 +94,17 @@ def test_several_changes_are_dry_run_first_and_one_refusal_writes_nothing(cluste
     run_module(M, args, connection=conn)
     before = cluster.versions(namespace)
 
-    # Two changes; the second passes our validation but the CRD's CEL rule refuses it (interval below 1ms).
+    # Two changes; the second passes Istio's rules (a host may have upper case) but not Kubernetes' (an object
+    # name may not), so the API server refuses it.
     bad = [dict(s) for s in FAULT_DELAY]
     bad[0] = dict(bad[0], weights={"v1": 100}, subsets=[{"name": "v1", "labels": {"version": "v1"}},
                                                         {"name": "v9", "labels": {"version": "v9"}}])
-    bad[3] = dict(bad[3], subsets=[{"name": "v1", "labels": {"version": "v1"}, "traffic_policy": {
-        "outlierDetection": {"interval": "500us"}}}])
+    refused = bad + [{"host": "Upper", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}]
     start = audit_offset()
-    res = run_module(M, dict(args, services=bad), connection=conn)[0]
+    res = run_module(M, dict(args, services=refused), connection=conn)[0]
     assert res.get("failed")
-    assert res["msg"].startswith("nothing was written: the API server refused DestinationRule %s/details in a dry "
+    assert res["msg"].startswith("nothing was written: the API server refused DestinationRule %s/Upper in a dry "
                                  "run" % namespace), res["msg"]
-    assert "spec.subsets[0].trafficPolicy.outlierDetection.interval" in res["msg"], res["msg"]
     assert res["status"] == 422
     assert cluster.versions(namespace) == before
     writes = _writes(namespace, start)

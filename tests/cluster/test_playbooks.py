@@ -55,10 +55,15 @@ def test_every_playbook_runs_by_fqcn_from_the_installed_collection(cluster, inst
     work, config, path = installed
     namespace = cluster.new_namespace("fqcn")
     extra = json.dumps({"servicemesh_namespace": namespace, "servicemesh_kubeconfig": cluster.kubeconfig})
+    if name == "canary":
+        # A canary shifts a route that exists: route the service first.
+        routed = ansible("ansible-playbook", ["ack.servicemesh.all_v1", "-e", extra], work, config, path)
+        assert routed.returncode == 0, routed.stdout[-3000:] + routed.stderr[-3000:]
+    before = cluster.versions(namespace)
     # Check mode: every playbook is found by name and its modules and roles resolve, nothing is written.
     result = ansible("ansible-playbook", ["ack.servicemesh." + name, "--check", "-e", extra], work, config, path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert cluster.list("VirtualService", namespace) == []
+    assert cluster.versions(namespace) == before
 
 
 def test_fault_delay_by_fqcn_reaches_the_scenario_end_state_from_the_installed_copy(cluster, installed):

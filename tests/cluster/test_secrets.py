@@ -13,7 +13,7 @@ from ansible_run import ROOT, ansible_env
 from identities import ServiceAccount
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "alibaba"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins"))
 
 from testenv import info  # noqa: E402
 

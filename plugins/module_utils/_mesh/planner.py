@@ -234,6 +234,10 @@ def scenario_services(services, weights=None, user_route=None, fault=None, defau
                 fault_part["expires_in"] = fault_expires_in
         # A fault for every request goes on the default route (see routes.apply_route).
         unscoped = fault_part is not None and boolean(fault.get("all_users") or False, strict=False)
+        if fault_part is not None and not unscoped and not fault.get("user"):
+            raise MeshError("the fault has no user: set the user whose requests to %s it hits (fault_delay_user, "
+                            "fault_abort_user), or all_users (fault_delay_all_users, fault_abort_all_users) to true "
+                            "to hit every request" % name)
         merged = (fault_part is not None and not unscoped and user_route.get("service") == name
                   and user_route.get("user") == fault.get("user"))
         if user_route.get("service") == name:
