@@ -30,7 +30,7 @@ def misbehave(fail):
 
 def playbook(name, extra):
     env = dict(os.environ)
-    env["ANSIBLE_CALLBACK_PLUGINS"] = os.path.join(ROOT, "tests", "integration", "callback")
+    env["ANSIBLE_CALLBACK_PLUGINS"] = os.path.join(ROOT, "tests", "cluster", "callback")
     env["ANSIBLE_STDOUT_CALLBACK"] = "results_json"
     vars_ = {"servicemesh_namespace": NAMESPACE, "servicemesh_kubeconfig": KUBECONFIG}
     vars_.update(extra)

@@ -5,6 +5,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
-for path in (TESTS, os.path.join(TESTS, "integration")):
+for path in (TESTS, os.path.join(TESTS, "cluster")):
     if path not in sys.path:
         sys.path.insert(0, path)
