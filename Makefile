@@ -12,7 +12,8 @@ SANITY_PYTHON ?= 3.11
 ANSIBLE_TEST ?= ansible-test
 # The newest supported ansible-core (requirements-ansible-newest.txt) in a venv of its own; the oldest is .venv's.
 NEWEST := build/venv-ansible-newest
-NEWEST_PYTHON ?= $(shell command -v python3.13 || ls $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n1)
+# A pyenv shim answers to `command -v` but may refuse to run, so each candidate must run.
+NEWEST_PYTHON ?= $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13); do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
         build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools browser-deps browser \

@@ -30,6 +30,16 @@ VERSION = {"major": "1", "minor": "34", "gitVersion": "v1.34.4", "gitCommit": "l
            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25", "compiler": "gc", "platform": "linux/amd64"}
 
 
+def exec_runner():
+    """The runner a module gives the client for exec credential plugins: AnsibleModule.run_command itself."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import client
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={})
+    return client.exec_runner(module)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ import time
 import pytest
 import yaml
 
-from connect_lab import SERVER_NAME, Pki, RecordingServer, Tinyproxy
+from connect_lab import SERVER_NAME, Pki, RecordingServer, Tinyproxy, exec_runner
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import api, client
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
@@ -488,7 +488,7 @@ def run_ours(built):
     holder = {}
 
     def send():
-        settings = client.settings_from_params(params)
+        settings = client.settings_from_params(params, run_command=exec_runner())
         holder["namespace"] = settings.namespace or "default"
         conn = client.Client(settings, timeout=10, retries=0)
         try:

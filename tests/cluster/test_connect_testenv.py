@@ -16,6 +16,7 @@ import yaml
 from kubernetes import client as k8s
 
 from ansible_run import run_module
+from connect_lab import exec_runner
 from identities import ServiceAccount, write_private
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh import api, client
@@ -32,7 +33,7 @@ def load(path):
 def session(params):
     base = {"kubeconfig": None, "context": None, "validate_certs": True}
     base.update(params)
-    return client.Client(client.settings_from_params(base), timeout=10, retries=0)
+    return client.Client(client.settings_from_params(base, run_command=exec_runner()), timeout=10, retries=0)
 
 
 def whoami(params):

@@ -24,7 +24,6 @@ import os
 import random
 import socket
 import ssl
-import subprocess
 import tempfile
 import time
 
@@ -78,6 +77,10 @@ class Settings:
         self.impersonate_uid = None
         self.impersonate_groups = []
         self.impersonate_extra = {}
+        # How an exec credential plugin is run: ``run_command(argv, environ_update)`` returning
+        # ``(rc, stdout, stderr)`` as text, raising OSError when the command cannot start. Inside a module it is
+        # AnsibleModule.run_command (see module.py); without one, a kubeconfig with an exec user cannot be used.
+        self.run_command = None
 
     def describe(self):
         """Who we are to the API server and where that came from, for error messages (never the secret)."""
@@ -203,7 +206,18 @@ def _exec_info(spec, cluster, interactive):
     return info
 
 
-def run_exec_plugin(spec, cluster, kubeconfig):
+def exec_runner(module):
+    """A `Settings.run_command` from an AnsibleModule: argv as given, with no ``~`` or ``$VAR`` expansion (as
+    client-go runs a plugin), the kubeconfig's env on top of ours, and an OSError raised (not a failed task) when
+    the command cannot start, so the error can name the kubeconfig. Like client-go, no time limit of its own: the
+    task's ``timeout`` keyword bounds a plugin that hangs."""
+    def run(argv, environ_update):
+        return module.run_command(argv, environ_update=environ_update, expand_user_and_vars=False,
+                                  handle_exceptions=False)
+    return run
+
+
+def run_exec_plugin(spec, cluster, kubeconfig, run_command=None):
     """Run a client-go credential plugin (users[].user.exec) and return its ExecCredential status."""
     command = spec.get("command")
     api_version = spec.get("apiVersion")
@@ -222,24 +236,26 @@ def run_exec_plugin(spec, cluster, kubeconfig):
         raise MeshError("the exec credential plugin %r needs an interactive terminal (interactiveMode: Always), "
                         "which an Ansible module does not have; log in first or use a non-interactive plugin"
                         % command, field="users[].user.exec.interactiveMode", value=mode, kubeconfig=kubeconfig)
-    env = dict(os.environ)
+    if run_command is None:
+        raise MeshError("the kubeconfig's exec credential plugin %r can only be run from a module (no command runner "
+                        "was given)" % command, field="users[].user.exec.command", value=command, kubeconfig=kubeconfig)
+    env = {}
     for item in spec.get("env") or []:
         env[item["name"]] = item["value"]
     env["KUBERNETES_EXEC_INFO"] = json.dumps(_exec_info(spec, cluster, False), separators=(",", ":"))
     argv = [command] + list(spec.get("args") or [])
     try:
-        out = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
+        returncode, stdout, stderr = run_command(argv, env)
+    except OSError as exc:
         hint = " (%s)" % spec["installHint"].strip() if spec.get("installHint") else ""
         raise MeshError("the kubeconfig's exec credential plugin %r could not run: %s%s" % (command, exc, hint),
                         kubeconfig=kubeconfig)
-    if out.returncode != 0:
-        stderr = out.stderr.decode("utf-8", "replace").strip()[-2000:]
+    if returncode != 0:
+        stderr = (stderr or "").strip()[-2000:]
         raise MeshError("the kubeconfig's exec credential plugin %r failed with exit code %d: %s"
-                        % (command, out.returncode, stderr or "(no output on stderr)"), kubeconfig=kubeconfig)
+                        % (command, returncode, stderr or "(no output on stderr)"), kubeconfig=kubeconfig)
     try:
-        credential = json.loads(out.stdout.decode("utf-8"))
+        credential = json.loads(stdout)
     except ValueError:
         raise MeshError("the kubeconfig's exec credential plugin %r did not print an ExecCredential" % command,
                         kubeconfig=kubeconfig)
@@ -327,7 +343,7 @@ def _apply_user(settings, user, cluster, where, kubeconfig):
         settings.token = oidc_token(provider, kubeconfig)
         settings.credential = "oidc id-token of kubeconfig user %r" % name
     if user.get("exec"):
-        status = run_exec_plugin(user["exec"], cluster, kubeconfig)
+        status = run_exec_plugin(user["exec"], cluster, kubeconfig, settings.run_command)
         if status.get("token"):
             settings.token = status["token"]
         if status.get("clientCertificateData"):
@@ -424,15 +440,17 @@ def _default_kubeconfig():
     return [default_path] if os.path.isfile(default_path) else None
 
 
-def settings_from_params(params):
+def settings_from_params(params, run_command=None):
     """Settings from module options, a kubeconfig and the pod's service account, in kubernetes.core's order.
 
     1. ``server`` with a complete credential (token, username/password or certificate and key) is used alone;
     2. else an explicit ``kubeconfig``/``context`` (or K8S_AUTH_KUBECONFIG / K8S_AUTH_CONTEXT) is loaded;
     3. else ``KUBECONFIG`` when set, then the in-cluster service account, then ``~/.kube/config``.
     Options given then override what was loaded, so ``server`` alone only moves the endpoint.
+    ``run_command`` runs exec credential plugins (`Settings.run_command`).
     """
     settings = Settings()
+    settings.run_command = run_command
     host = params.get("server")
     complete = bool(params.get("api_key") or (params.get("username") and params.get("password"))
                     or (params.get("client_cert") and params.get("client_key")))

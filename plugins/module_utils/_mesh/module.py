@@ -16,7 +16,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import (
     Resources, discover, discover_cached, forget_served, store_served)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.client import Client, settings_from_params
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.client import Client, exec_runner, settings_from_params
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
 AUTH_ARG_SPEC = dict(
@@ -78,7 +78,7 @@ class MeshModule:
     @property
     def client(self):
         if self._client is None:
-            settings = settings_from_params(self.params)
+            settings = settings_from_params(self.params, run_command=exec_runner(self.module))
             self._client = Client(settings, timeout=self.params["request_timeout"])
         return self._client
 
