@@ -54,7 +54,8 @@ demo-images: demo
 	mkdir -p docs/images
 	cp build/demo/user-v2-jason.png docs/images/productpage-user-v2-jason.png
 
-test: venv link unit oracle sanity lint changelog-lint proxy-tools integration browser molecule import docs ansible-newest
+test: venv link unit oracle sanity lint changelog-lint proxy-tools integration bench-smoke browser molecule import docs \
+      ansible-newest
 	@echo "make test: all suites passed"
 
 unit: venv link
@@ -137,12 +138,21 @@ ansible-newest: venv link testenv-up $(NEWEST)/.installed
 	$(NEWEST)/bin/python -m pytest tests/cluster/test_scenarios.py -q -p no:cacheprovider \
 	  -k "test_scenario_equals_istio_sample_and_is_idempotent and fault-delay"
 
-bench: venv link testenv-up
+# kubernetes.core's side of the benchmarks: the `ansible` package in a venv of its own (benchmarks/README.md).
+BENCH_VENV := build/bench-venv
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || python3.11 -m venv $(BENCH_VENV) || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r benchmarks/requirements.txt
+	touch $@
+
+bench: venv link testenv-up $(BENCH_VENV)/.installed
 	$(PY) benchmarks/run.py
 	ACK_DIFF_CONFIGS=200 $(PY) -m pytest tests/cluster/test_simulator_differential.py -q -p no:cacheprovider -s
 
-bench-smoke: venv link testenv-up
-	$(PY) benchmarks/run.py --smoke
+# A short benchmark run that fails when a run breaks (failed scenario, wrong end state, a no-op that changes or
+# writes); it asserts nothing about time.
+bench-smoke: venv link testenv-up $(BENCH_VENV)/.installed
+	$(PY) benchmarks/run.py --smoke --require-baselines
 
 clean: testenv-down
 	rm -rf build

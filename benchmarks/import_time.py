@@ -4,8 +4,11 @@
     .venv/bin/python benchmarks/import_time.py --runs 5 --no-write
 
 Each case runs in a fresh interpreter that first imports ansible.module_utils.basic (every module pays for
-it), then times the import of one module file and its module_utils. The section between the markers in
-benchmarks/RESULTS.md is rewritten; run.py keeps it when it regenerates the rest of the file.
+it), then times the import of one module file and its module_utils. The collection is imported the way the
+AnsiballZ wrapper imports it: from a zip of its .py sources (zipimport compiles every source on every run and
+caches no bytecode), so the figure includes compiling. The same import with bytecode cached on disk is shown
+beside it. The section between the markers in benchmarks/RESULTS.md is rewritten; run.py keeps it when it
+regenerates the rest of the file.
 """
 
 import argparse
@@ -14,6 +17,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,36 +34,91 @@ CASES = [
 ]
 # CPU time of the import (process_time), with wall time beside it: on a shared machine the wall clock mostly
 # measures the other processes.
-PROBE = ("import sys, time; sys.path.insert(0, %r); import importlib, ansible.module_utils.basic; "
+PROBE = ("import json, sys, time; sys.path.insert(0, sys.argv[2]); import importlib, ansible.module_utils.basic; "
          "w, c = time.perf_counter(), time.process_time(); importlib.import_module(sys.argv[1]); "
          "print(json.dumps([time.process_time() - c, time.perf_counter() - w]))")
+COLLECTION = os.path.join("ansible_collections", "ack", "servicemesh")
 
 
-def measure(module, runs):
-    code = "import json; " + PROBE % TREE
+def payload_zip(path):
+    """The collection's plugins as AnsiballZ packs them: .py sources in a zip, an __init__.py in every package."""
+    names = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, _dirs, files in os.walk(os.path.join(ROOT, "plugins")):
+            for name in files:
+                if name.endswith(".py"):
+                    full = os.path.join(folder, name)
+                    arcname = os.path.join(COLLECTION, os.path.relpath(full, ROOT))
+                    archive.write(full, arcname)
+                    names.append(arcname)
+        packages = set()
+        for name in names:
+            folder = os.path.dirname(name)
+            while folder:
+                packages.add(folder)
+                folder = os.path.dirname(folder)
+        for folder in sorted(packages):
+            if os.path.join(folder, "__init__.py") not in names:
+                archive.writestr(os.path.join(folder, "__init__.py"), "")
+    return path
+
+
+def measure(module, runs, where, bytecode):
+    """(CPU median, CPU min, wall median) in ms of importing `module` from `where` in fresh interpreters."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = bytecode
     cpu, wall = [], []
     for _run in range(runs):
-        out = subprocess.run([sys.executable, "-c", code, module], stdout=subprocess.PIPE, check=True, cwd=ROOT)
+        out = subprocess.run([sys.executable, "-c", PROBE, module, where], stdout=subprocess.PIPE, check=True,
+                             cwd=ROOT, env=env)
         sample = json.loads(out.stdout)
         cpu.append(sample[0] * 1000.0)
         wall.append(sample[1] * 1000.0)
     return statistics.median(cpu), min(cpu), statistics.median(wall)
 
 
-def section(rows, runs):
+def compile_times(runs=5):
+    """ms to compile each of the collection's module_utils (best of `runs`), the largest first."""
+    rows = []
+    folder = os.path.join(ROOT, "plugins", "module_utils", "_mesh")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(folder, name)) as handle:
+            source = handle.read()
+        best = None
+        for _run in range(runs):
+            started = time.process_time()
+            compile(source, name, "exec")
+            spent = time.process_time() - started
+            best = spent if best is None else min(best, spent)
+        rows.append((name, len(source), best * 1000.0))
+    return sorted(rows, key=lambda row: -row[2])
+
+
+def section(rows, runs, compiled, load):
     lines = [BEGIN, "## Module start-up: import time above `ansible.module_utils.basic`", "",
              "`benchmarks/import_time.py --runs %d`: a fresh interpreter per sample imports "
              "`ansible.module_utils.basic`, then the module; CPU time of that import (median and minimum of %d "
-             "samples) and its wall time (median); load average %.1f at the end. "
-             "Target: at most %d ms above `ansible.module_utils.basic`. Proxy support imports what it needs only when a "
-             "proxy is used, and PyYAML (about 15 ms CPU) is imported only when a kubeconfig file is read, so a "
-             "run given `server` and `api_key` (AWX's Kubernetes credential) never pays for it. The modules' "
-             "remaining cost above the client is in their route and validation helpers." % (
-                 runs, runs, os.getloadavg()[0], TARGET_MS), "",
-             "| import | CPU median | CPU min | wall median | target (CPU median) |", "|---|---|---|---|---|"]
-    for label, module, (med, low, wall) in rows:
-        target = "-" if module.startswith("kubernetes") else ("met" if med <= TARGET_MS else "MISSED")
-        lines.append("| %s | %.1f ms | %.1f ms | %.1f ms | %s |" % (label, med, low, wall, target))
+             "samples) and its wall time (median); load average (1 min) %.1f at the start, %.1f at the end. "
+             "*As AnsiballZ runs it*: the collection imported from a zip of its sources, as the module's payload "
+             "is, so every run compiles every imported file (zipimport caches no bytecode); this is what a task "
+             "pays and what the target is judged on. *Bytecode cached*: the same import from files with their "
+             ".pyc present, for comparison. Target: at most %d ms above `ansible.module_utils.basic`." % (
+                 runs, runs, load[0], load[1], TARGET_MS), "",
+             "| import | as AnsiballZ runs it: CPU median | CPU min | wall median | bytecode cached: CPU median "
+             "| target |", "|---|---|---|---|---|---|"]
+    for label, module, zipped, cached in rows:
+        target = "-" if module.startswith("kubernetes") else ("met" if zipped[0] <= TARGET_MS else "MISSED")
+        if module.startswith("kubernetes"):
+            label += " (site-packages, bytecode cached)"
+        lines.append("| %s | %.1f ms | %.1f ms | %.1f ms | %s | %s |" % (
+            label, zipped[0], zipped[1], zipped[2], "%.1f ms" % cached[0] if cached else "-", target))
+    lines += ["", "Compiling the collection's module_utils (best of 5, CPU), the largest first:", "",
+              "| file | size | compile |", "|---|---|---|"]
+    lines += ["| `%s` | %.0f KiB | %.1f ms |" % (name, size / 1024.0, ms) for name, size, ms in compiled[:8]]
     lines.append(END)
     return "\n".join(lines) + "\n"
 
@@ -74,8 +135,19 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--no-write", action="store_true")
     opts = parser.parse_args(argv)
-    rows = [(label, module, measure(module, opts.runs)) for label, module in CASES]
-    text = section(rows, opts.runs)
+    load_start = os.getloadavg()[0]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        payload = payload_zip(os.path.join(tmp, "payload.zip"))
+        pycache = os.path.join(tmp, "pycache")
+        for label, module in CASES:
+            if module.startswith("kubernetes"):
+                rows.append((label, module, measure(module, opts.runs, ROOT, None), None))
+                continue
+            zipped = measure(module, opts.runs, payload, None)
+            measure(module, 1, TREE, pycache)  # writes the bytecode the next runs read
+            rows.append((label, module, zipped, measure(module, opts.runs, TREE, pycache)))
+    text = section(rows, opts.runs, compile_times(), (load_start, os.getloadavg()[0]))
     print(text)
     if not opts.no_write:
         path = os.path.join(HERE, "RESULTS.md")
@@ -83,7 +155,7 @@ def main(argv=None):
             current = handle.read()
         with open(path, "w") as out:
             out.write(replace_section(current, text))
-    return 0 if all(m[0] <= TARGET_MS for label, mod, m in rows if not mod.startswith("kubernetes")) else 1
+    return 0 if all(zipped[0] <= TARGET_MS for _label, mod, zipped, _c in rows if not mod.startswith("kubernetes")) else 1
 
 
 if __name__ == "__main__":

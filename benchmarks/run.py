@@ -25,8 +25,9 @@ import workloads  # noqa: E402
 from conformance import expected_state, live_state  # noqa: E402  (tests/cluster, put on sys.path by cluster)
 
 ROOT = tools.ROOT
+OURS = tools.Ours.name
 WORKDIR = os.path.join(ROOT, "build", "bench")
-SECTIONS = ["scenarios", "tasks", "memory", "bulk"]  # the longest last
+SECTIONS = ["scenarios", "wan", "tasks", "memory", "fleet", "bulk"]  # the longest last
 CHAIN = ["fault-abort"] + workloads.SCENARIOS  # the first one only sets the start state of the update chain
 
 
@@ -47,6 +48,8 @@ class Bench:
         os.makedirs(WORKDIR, exist_ok=True)
         self.kubeconfig = self.cluster.bench_kubeconfig(os.path.join(WORKDIR, "kubeconfig"))
         venv = None if opts.no_baselines else tools.ensure_bench_venv(log)
+        if opts.require_baselines and not venv:
+            raise tools.BenchError("--require-baselines: no bench venv, so no kubernetes.core to compare with")
         self.ours = tools.Ours(self.kubeconfig)
         self.k8s = None
         if venv:
@@ -57,6 +60,9 @@ class Bench:
             files = dict((s, workloads.sample_files(s)) for s in workloads.SCENARIOS)
             self.kubectl = tools.Kubectl(self.kubeconfig, os.path.join(WORKDIR, "kube-cache"), files)
         self.contenders = [c for c in (self.ours, self.k8s, self.kubectl) if c]
+        self.ping = tools.PingPlay(workloads.task_playbook(WORKDIR, "ping", 1))
+        # Runs that broke the benchmark's promises without failing (a no-op that changed or wrote).
+        self.broken = []
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -69,6 +75,12 @@ class Bench:
 
     def conforms(self, namespace, scenario):
         return live_state(self.cluster, namespace) == expected_state(scenario)
+
+    def check_noop(self, what, run):
+        """ack.servicemesh's re-run of a converged state: changed=false and no write in the audit log."""
+        writes = run.requests.writes if run.requests else None
+        if run.changed or writes:
+            self.broken.append("%s: a no-op reported changed=%s with %s writes" % (what, run.changed, writes))
 
     @staticmethod
     def record(run, **fields):
@@ -89,26 +101,29 @@ class Bench:
     def scenarios(self):
         scenarios = self.opts.scenarios
         records, checks = [], []
-        log("scenarios: warm-up (discovery caches), not recorded")
-        warm = self.cluster.fresh_namespace("warm")
-        for tool in self.contenders:
-            tool.scenario("all-v1", warm)
+        if self.opts.warm_up:
+            log("scenarios: warm-up (discovery caches), not recorded")
+            warm = self.cluster.fresh_namespace("warm")
+            for tool in self.contenders:
+                tool.scenario("all-v1", warm)
         for rep in range(self.opts.runs):
-            order = rotate(self.contenders, rep)
+            order = rotate(self.contenders + [self.ping], rep)
             for scenario in scenarios:
                 for tool in order:
                     namespace = self.cluster.fresh_namespace("s")
                     first = self.measured(namespace, tool.scenario, scenario, namespace)
-                    if rep == 0:
+                    if rep == 0 and tool is not self.ping:
                         checks.append({"tool": tool.name, "scenario": scenario, "phase": "first",
                                        "ok": self.conforms(namespace, scenario)})
                     again = self.measured(namespace, tool.scenario, scenario, namespace)
+                    if tool is self.ours:
+                        self.check_noop("scenario %s re-run" % scenario, again)
                     for phase, run in (("first", first), ("rerun", again)):
                         records.append(self.record(run, rep=rep, tool=tool.name, scenario=scenario, phase=phase))
                     log("rep %d %-12s %-20s first %5.2f s  rerun %5.2f s  (load %.1f)"
                         % (rep, scenario, tool.name, first.wall, again.wall, self.loadavg()))
             if rep < self.opts.update_runs:
-                records += self.update_chain(rep, order, checks)
+                records += self.update_chain(rep, [t for t in order if t is not self.ping], checks)
         return {"records": records, "checks": checks}
 
     def update_chain(self, rep, order, checks):
@@ -129,6 +144,47 @@ class Bench:
             log("rep %d update to %s done" % (rep, scenario))
         return records
 
+    # --- 1b: the same over a WAN -------------------------------------------------------------------
+
+    def wan(self):
+        """Every scenario, first apply and re-run, ours and kubernetes.core interleaved, through Toxiproxy adding
+        `--latency` ms each way between the contenders and the API server."""
+        import wan as wan_mod
+
+        latency = self.opts.latency
+        cert = os.path.join(self.cluster.env["state_dir"], "pki", "apiserver.crt")
+        records, checks = [], []
+        with wan_mod.running(self.cluster.env["server"], os.path.join(WORKDIR, "wan"), latency, cert) as proxy:
+            kubeconfig = proxy.kubeconfig(self.kubeconfig, os.path.join(WORKDIR, "kubeconfig-wan"))
+            contenders = [tools.Ours(kubeconfig)]
+            if self.k8s:
+                contenders.append(tools.KubernetesCore(kubeconfig, self.k8s.playbooks))
+            log("wan: %d ms each way through %s" % (latency, proxy.server))
+            if self.opts.warm_up:
+                log("wan: warm-up (discovery caches), not recorded")
+                warm = self.cluster.fresh_namespace("wanwarm")
+                for tool in contenders:
+                    tool.scenario("all-v1", warm)
+            for rep in range(self.opts.runs):
+                for scenario in self.opts.scenarios:
+                    for tool in rotate(contenders, rep):
+                        namespace = self.cluster.fresh_namespace("w")
+                        first = self.measured(namespace, tool.scenario, scenario, namespace)
+                        if rep == 0:
+                            checks.append({"tool": tool.name, "scenario": scenario, "phase": "wan first",
+                                           "ok": self.conforms(namespace, scenario)})
+                        again = self.measured(namespace, tool.scenario, scenario, namespace)
+                        if tool.name == OURS:
+                            self.check_noop("wan scenario %s re-run" % scenario, again)
+                        for phase, run in (("first", first), ("rerun", again)):
+                            records.append(self.record(run, rep=rep, tool=tool.name, scenario=scenario,
+                                                       phase=phase))
+                        log("wan rep %d %-12s %-20s first %5.2f s  rerun %5.2f s  (load %.1f)"
+                            % (rep, scenario, tool.name, first.wall, again.wall, self.loadavg()))
+            toxics = proxy.toxics()
+        return {"records": records, "checks": checks, "latency_ms": latency, "toxics": toxics,
+                "toxiproxy": wan_mod.VERSION}
+
     # --- 3: per-task overhead -----------------------------------------------------------------------
 
     def tasks(self):
@@ -145,17 +201,88 @@ class Bench:
             runner = self.k8s.playbook if kind == "kubernetes.core.k8s" else self.ours.playbook
             return self.measured(namespace, runner.run, books[(kind, n)], extra, what="%s x%d" % (kind, n))
 
-        log("tasks: warm-up, not recorded")
-        for kind in kinds:
-            play(kind, counts[0])
+        if self.opts.warm_up:
+            log("tasks: warm-up, not recorded")
+            for kind in kinds:
+                play(kind, counts[0])
         records = []
         for rep in range(self.opts.runs):
             for kind in rotate(kinds, rep):
                 for n in counts:
                     run = play(kind, n)
+                    if kind not in ("ping", "kubernetes.core.k8s"):
+                        self.check_noop("%s x%d" % (kind, n), run)
                     records.append(self.record(run, rep=rep, kind=kind, n=n))
             log("tasks rep %d done (load %.1f)" % (rep, self.loadavg()))
         return {"records": records, "counts": counts}
+
+    # --- 5b: a fleet of API servers ----------------------------------------------------------------
+
+    def fleet(self):
+        """One scenario against N testenvs at once (an inventory of N hosts, forks N) against the same playbook
+        limited to one of them; wall time, CPU time, peak memory of the whole process tree."""
+        import fleet as fleet_mod
+
+        size, scenario = self.opts.fleet, self.opts.fleet_scenario
+        root = os.environ.get("ACK_BENCH_FLEET_DIR") or os.path.join(WORKDIR, "fleet")
+        group = fleet_mod.Fleet(size, root, log)
+        book = fleet_mod.playbook(WORKDIR, scenario)
+        binary = self.ours.playbook.binary
+        records, checks = [], []
+        started = time.time()
+        try:
+            group.up()
+            up_seconds = time.time() - started
+            idle_kib, idle_per = group.memory_kib()
+            log("fleet: %d testenvs up in %.0f s, %.0f MiB resident" % (size, up_seconds, idle_kib / 1024))
+
+            def play(namespace, mode):
+                inventory = group.inventory(os.path.join(WORKDIR, "fleet-inventory.yml"), namespace)
+                cmd = [binary, "-i", inventory, "-f", str(size), book]
+                if mode == "one":
+                    cmd += ["--limit", group.members[0].name]
+                wall, cpu, peak, stdout, stderr, rc = fleet_mod.run_sampled(cmd, tools.ansible_env())
+                try:
+                    result = json.loads(stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    result = {}
+                stats = result.get("stats") or {}
+                hosts = 1 if mode == "one" else size
+                bad = [h for h, s in stats.items() if s.get("failures") or s.get("unreachable")]
+                if rc != 0 or bad or len(stats) != hosts:
+                    raise tools.BenchError("fleet %s %s failed (rc=%s, hosts %s, failed %s): %s" % (
+                        mode, scenario, rc, sorted(stats), bad, (stderr or stdout)[-3000:]))
+                changed = sorted(h for h, s in stats.items() if s.get("changed"))
+                return {"wall": wall, "cpu": cpu, "peak_rss_kib": peak, "changed_hosts": changed,
+                        "task_time": sum(t.get("duration", 0.0) for t in result.get("tasks") or [])}
+
+            if self.opts.warm_up:
+                log("fleet: warm-up (discovery caches of every member), not recorded")
+                play(group.namespace("bench-fleet-warm"), "fleet")
+            for rep in range(self.opts.fleet_runs):
+                for mode in rotate(["one", "fleet"], rep):
+                    namespace = group.namespace("bench-fleet-%d-%s" % (rep, mode))
+                    first = play(namespace, mode)
+                    again = play(namespace, mode)
+                    if again["changed_hosts"]:
+                        self.broken.append("fleet %s re-run changed on %s" % (mode, again["changed_hosts"]))
+                    members = group.members[:1] if mode == "one" else group.members
+                    if rep == 0:
+                        for member in members:
+                            checks.append({"tool": OURS, "scenario": scenario, "phase": "fleet %s" % member.name,
+                                           "ok": live_state(FleetCluster(member), namespace)
+                                           == expected_state(scenario)})
+                    for phase, run in (("first", first), ("rerun", again)):
+                        records.append(dict(run, rep=rep, mode=mode, phase=phase))
+                    log("fleet rep %d %-5s first %5.2f s (cpu %5.2f s, peak %4.0f MiB)  rerun %5.2f s  (load %.1f)"
+                        % (rep, mode, first["wall"], first["cpu"], first["peak_rss_kib"] / 1024, again["wall"],
+                           self.loadavg()))
+            busy_kib, busy_per = group.memory_kib()
+        finally:
+            group.down()
+        return {"records": records, "checks": checks, "size": size, "scenario": scenario, "cores": os.cpu_count(),
+                "up_seconds": up_seconds, "testenv_rss_kib": {"idle": idle_kib, "after": busy_kib,
+                                                             "per_component_after": busy_per}}
 
     # --- 4: bulk -------------------------------------------------------------------------------
 
@@ -197,6 +324,8 @@ class Bench:
                 namespace = self.cluster.fresh_namespace("b")
                 for phase, changed in (("first", False), ("noop", False), ("changed", True)):
                     run = self.measured(namespace, action, namespace, changed)
+                    if name == OURS and phase == "noop":
+                        self.check_noop("bulk no-op", run)
                     records.append(self.record(run, rep=rep, tool=name, services=n, phase=phase))
                     log("bulk rep %d %-36s %3d services %-8s %6.2f s" % (rep, name, n, phase, run.wall))
                 held = self.cluster.count(namespace)
@@ -239,11 +368,26 @@ class Bench:
                 args_file = workloads.module_args_file(WORKDIR, "mem-%d" % index, dict(args, namespace=namespace))
                 for phase in (("first",) if label == once else ("first", "noop")):
                     wall, rss, result = tools.measure_module(python, path, args_file, pythonpath)
+                    if name.startswith(OURS) and phase == "noop" and result.get("changed"):
+                        self.broken.append("memory %s: the no-op module run reported changed" % label)
                     records.append({"rep": rep, "module": name, "case": label, "phase": phase, "wall": wall,
                                     "max_rss_kib": rss, "changed": result.get("changed")})
                 self.cluster.empty(namespace)
             log("memory rep %d done" % rep)
         return {"records": records}
+
+
+class FleetCluster:
+    """What conformance.live_state needs of one fleet member: its objects, read with its admin kubeconfig."""
+
+    def __init__(self, member):
+        from kubernetes import client as k8s
+
+        self.custom = k8s.CustomObjectsApi(member.client())
+
+    def list(self, kind, namespace):
+        return self.custom.list_namespaced_custom_object(cluster_mod.GROUP, "v1", namespace,
+                                                         cluster_mod.PLURALS[kind])["items"]
 
 
 def machine(bench):
@@ -261,7 +405,7 @@ def machine(bench):
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="1 run, 1 scenario, 20 bulk services; no RESULTS.md")
+    parser.add_argument("--smoke", action="store_true", help="1 run, 1 scenario, 20 bulk services, a fleet of 2, no warm-ups; no RESULTS.md")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help="comma-separated subset of " + ",".join(SECTIONS))
@@ -276,16 +420,26 @@ def parse(argv):
     parser.add_argument("--task-counts", default="2,10", help="two task counts for the per-task slope (default 2,10)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="only ack.servicemesh (no kubernetes.core, kubectl)")
+    parser.add_argument("--require-baselines", action="store_true",
+                        help="fail when kubernetes.core cannot be compared (no bench venv)")
+    parser.add_argument("--latency", type=int, default=50, help="ms added each way in the wan section (default 50)")
+    parser.add_argument("--fleet", type=int, default=10, help="API servers in the fleet section (default 10)")
+    parser.add_argument("--fleet-runs", type=int, default=3, help="repetitions of the fleet runs (default 3)")
+    parser.add_argument("--fleet-scenario", default="fault-delay", choices=workloads.SCENARIOS,
+                        help="the scenario the fleet applies (default fault-delay)")
     parser.add_argument("--output", help="default benchmarks/RESULTS.md (smoke: build/bench/RESULTS-smoke.md)")
     parser.add_argument("--raw", help="raw results file (default build/bench/raw.json, smoke: raw-smoke.json)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the raw results")
     parser.add_argument("--keep", action="store_true", help="leave the bench-* namespaces in place")
     opts = parser.parse_args(argv)
     opts.scenarios = list(workloads.SCENARIOS)
+    # Warm-ups make the measured runs look like daily use; a smoke run only checks that nothing breaks.
+    opts.warm_up = not opts.smoke
     if opts.smoke:
-        opts.runs, opts.bulk, opts.loop_services, opts.loop_runs, opts.update_runs = 1, 20, 2, 1, 0
+        opts.runs, opts.bulk, opts.loop_services, opts.loop_runs, opts.update_runs = 1, 20, 1, 1, 0
+        opts.fleet, opts.fleet_runs = 2, 1
         opts.scenarios = ["fault-delay"]
-        opts.task_counts = "1,3"
+        opts.task_counts = "1,2"
     opts.task_counts = [int(n) for n in opts.task_counts.split(",")]
     if len(opts.task_counts) != 2 or opts.task_counts[0] >= opts.task_counts[1]:
         parser.error("--task-counts takes two increasing numbers")
@@ -340,8 +494,10 @@ def main(argv=None):
     failures = report.failed_checks(raw)
     if failures:
         log("end state differs from Istio's sample: %s" % failures)
-        return 1
-    return 0
+    broken = [] if opts.report_only else bench.broken
+    for problem in broken:
+        log("BROKEN: " + problem)
+    return 1 if failures or broken else 0
 
 
 # Sections other scripts write into RESULTS.md, between their markers, carried over when run.py rewrites it.

@@ -110,6 +110,19 @@ class Ours:
             what="%s %s" % (self.name, scenario))
 
 
+class PingPlay:
+    """The floor for any collection: ansible-playbook running one ansible.builtin.ping task."""
+
+    name = "one ping task"
+
+    def __init__(self, playbook):
+        self.playbook = Playbook(PROJECT_VENV)
+        self.book = playbook
+
+    def scenario(self, scenario, namespace):
+        return self.playbook.run(self.book, what=self.name)
+
+
 class KubernetesCore:
     name = "kubernetes.core.k8s"
 

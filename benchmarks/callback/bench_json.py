@@ -26,15 +26,16 @@ class CallbackModule(CallbackBase):
         self.tasks.append({"name": task.get_name(), "action": task.action})
 
     def _record(self, result, failed=False):
+        """With several hosts (the fleet), a task is changed or failed if it is on any host; requests add up."""
         data = result._result
         entry = self.tasks[-1]
         entry.update({
             "duration": time.monotonic() - self._task_start,
-            "changed": bool(data.get("changed")),
-            "failed": failed or bool(data.get("failed")),
+            "changed": entry.get("changed", False) or bool(data.get("changed")),
+            "failed": entry.get("failed", False) or failed or bool(data.get("failed")),
         })
         if "requests" in data:
-            entry["requests"] = data["requests"]
+            entry["requests"] = entry.get("requests", 0) + data["requests"]
         if entry["failed"]:
             entry["msg"] = str(data.get("msg") or data.get("results") or data)[:2000]
 
