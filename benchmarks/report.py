@@ -181,7 +181,7 @@ def ratio_target(targets, name, ratios, target, records, ping_records=None):
     scenario, label = max(ratios, key=ratios.get)
     over = [k for k, v in ratios.items() if v > target]
     targets.append((name, "worst %s (%s %s); best %s" % (fmt_ratio(ratios[(scenario, label)]), scenario, label,
-                                                        fmt_ratio(min(ratios.values()))),
+                                                         fmt_ratio(min(ratios.values()))),
                     not over,
                     "met in all %d cases" % len(ratios) if not over else
                     "%d of %d cases over, the worst by %s; %s" % (
@@ -197,7 +197,7 @@ def section_scenarios(data, targets, older):
         if r["scenario"] not in scenarios:
             scenarios.append(r["scenario"])
     runs = len(set(r["rep"] for r in by(records, phase="first")))
-    lines += ["## 1. Scenario playbooks: wall time", ""] + load_line(data) + [
+    lines += ["## 1. Scenario playbooks: wall time", "", *load_line(data),
               "Wall time of the whole process (`ansible-playbook` start to exit, or `kubectl apply`), median of %d "
               "runs, testenv on loopback. *first*: into a fresh namespace; *re-run*: the same command again. "
               "*%s*: `ansible-playbook` of a play with one `ansible.builtin.ping` task, the floor for any "
@@ -350,7 +350,7 @@ def section_wan(data, targets, loopback=None):
             scenarios.append(r["scenario"])
     runs = len(set(r["rep"] for r in records))
     toxics = ", ".join("%s %s ms" % (t["stream"], t["attributes"]["latency"]) for t in data.get("toxics") or [])
-    lines = ["## 1b. Scenario playbooks over a WAN (%d ms each way)" % latency, ""] + load_line(data) + [
+    lines = ["## 1b. Scenario playbooks over a WAN (%d ms each way)" % latency, "", *load_line(data),
              "The same scenarios, with Toxiproxy %s (built from its Go module) between the contenders and the API "
              "server: a TCP proxy on 127.0.0.1 with latency toxics on both streams (%s), so every round trip "
              "takes %d ms more and TLS passes through untouched (the kubeconfig names the proxy's port; the API "
@@ -389,7 +389,7 @@ def section_wan(data, targets, loopback=None):
 def section_fleet(data, targets):
     records, size, cores = data["records"], data["size"], data.get("cores") or 2
     reps = sorted(set(r["rep"] for r in records))
-    lines = ["## 6. Fleet: %d API servers at once" % size, ""] + load_line(data) + [
+    lines = ["## 6. Fleet: %d API servers at once" % size, "", *load_line(data),
              "The `%s` scenario as one `ansible-playbook` over an inventory of %d hosts, forks %d, each host its "
              "own testenv (etcd + kube-apiserver + kube-controller-manager + istiod, ports shifted by "
              "`ACK_TESTENV_PORT_OFFSET`), against the same playbook limited to one host. *first* into a fresh "
@@ -439,8 +439,8 @@ def section_fleet(data, targets):
             met, ("met with %s to spare (worst: %s)" % (fmt_ratio(FLEET_TARGET - ratio), worst)) if met else
             ("missed in %s by %s; the floor of %s shows the work itself is CPU-bound on %d cores" % (
                 worst, fmt_ratio(ratio - FLEET_TARGET), fmt_ratio(floor), cores) if floor > FLEET_TARGET else
-             "missed in %s by %s, above the CPU-bound floor of %s" % (worst, fmt_ratio(ratio - FLEET_TARGET),
-                                                                       fmt_ratio(floor)))))
+             "missed in %s by %s, above the CPU-bound floor of %s" % (
+                 worst, fmt_ratio(ratio - FLEET_TARGET), fmt_ratio(floor)))))
     return lines
 
 
@@ -484,7 +484,7 @@ def section_tasks(data, targets, memory=None):
             return None
         return (b[0][field] - a[0][field]) / (n2 - n1)
 
-    lines = ["## 3. Per-task overhead", ""] + load_line(data) + [
+    lines = ["## 3. Per-task overhead", "", *load_line(data),
              "Playbooks of %d and of %d identical tasks, each task a no-op against a namespace holding the all-v1 "
              "scenario (ping: no API call). Time per task = slope between the two playbooks' wall times, "
              "(T(%d) − T(%d)) / %d, so play start-up cancels out; also the tasks' own durations as the callback "
@@ -537,7 +537,7 @@ def section_bulk(data, targets):
     for r in records:
         if r["tool"] not in tools:
             tools.append(r["tool"])
-    lines = ["## 4. Bulk: %d services (%d objects) in one task" % (count, 2 * count), ""] + load_line(data) + [
+    lines = ["## 4. Bulk: %d services (%d objects) in one task" % (count, 2 * count), "", *load_line(data),
              "Each service has a DestinationRule (subsets v1, v2) and a VirtualService (all traffic to v1). *first*: "
              "fresh namespace; *no-op*: the same again; *10 %% changed*: %d services' traffic split 50/50 between v1 "
              "and v2. ack.servicemesh: one `mesh_routing` task with all services; kubernetes.core.k8s: one task "
@@ -617,7 +617,7 @@ def section_bulk(data, targets):
 
 def section_memory(data):
     records = data["records"]
-    lines = ["## 5. Peak memory of a module process", ""] + load_line(data) + [
+    lines = ["## 5. Peak memory of a module process", "", *load_line(data),
              "The module file run directly (`python <module> args.json`, no Ansible controller), under "
              "`/usr/bin/time -v`: maximum resident set size and wall time, medians of %d runs. *first* into a fresh "
              "namespace, *no-op* the same again. `ansible.builtin.ping` (`python -m ansible.modules.ping`) is the "
@@ -661,8 +661,9 @@ def render(raw, smoke=False):
                                          if machine.get("bench_venv") else "skipped (no bench venv)."),
               "- kubectl: %s." % (machine.get("kubectl") or "absent, column skipped"),
               "- API server: the testenv, kube-apiserver %s + etcd %s on %s, Istio CRDs %s, with "
-              "kube-controller-manager and istiod's validating webhook." % (machine.get("kubernetes_server"), machine.get("etcd"), machine.get("server"),
-                             machine.get("istio_api")), ""]
+              "kube-controller-manager and istiod's validating webhook." % (
+                  machine.get("kubernetes_server"), machine.get("etcd"), machine.get("server"),
+                  machine.get("istio_api")), ""]
     targets, older, body = [], [], []
     if "scenarios" in sections:
         body += section_scenarios(sections["scenarios"], targets, older)

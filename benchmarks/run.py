@@ -281,8 +281,8 @@ class Bench:
         finally:
             group.down()
         return {"records": records, "checks": checks, "size": size, "scenario": scenario, "cores": os.cpu_count(),
-                "up_seconds": up_seconds, "testenv_rss_kib": {"idle": idle_kib, "after": busy_kib,
-                                                             "per_component_after": busy_per}}
+                "up_seconds": up_seconds,
+                "testenv_rss_kib": {"idle": idle_kib, "after": busy_kib, "per_component_after": busy_per}}
 
     # --- 4: bulk -------------------------------------------------------------------------------
 

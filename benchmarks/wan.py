@@ -116,8 +116,8 @@ class Wan:
             except (urllib.error.URLError, OSError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise WanError("toxiproxy did not start on %s (see %s/toxiproxy.log)" % (self.control,
-                                                                                         self.workdir))
+                    raise WanError("toxiproxy did not start on %s (see %s/toxiproxy.log)"
+                                   % (self.control, self.workdir))
                 time.sleep(0.1)
         self._call("POST", "/proxies", {"name": "apiserver", "listen": "%s:%d" % (LOOPBACK, self.listen_port),
                                         "upstream": self.upstream, "enabled": True})
