@@ -27,6 +27,8 @@ from testenv import cluster as testenv_cluster  # noqa: E402
 MODULE = "github.com/Shopify/toxiproxy/v2"
 VERSION = "v2.12.0"
 PACKAGE = MODULE + "/cmd/server"
+# Bumped when the build changes, so that a cached binary of an older recipe is not reused. 1: version stamped.
+RECIPE = 1
 LOOPBACK = "127.0.0.1"
 # The proxy's ports, beside the API server's (which already carries ACK_TESTENV_PORT_OFFSET): +50 for the
 # proxied API server, +51 for Toxiproxy's own control API. No testenv port of any offset step lands there.
@@ -38,7 +40,7 @@ class WanError(Exception):
 
 
 def binary():
-    return os.path.join(testenv_cluster.cache_root(), "toxiproxy-%s" % VERSION, "toxiproxy-server")
+    return os.path.join(testenv_cluster.cache_root(), "toxiproxy-%s-r%d" % (VERSION, RECIPE), "toxiproxy-server")
 
 
 def build(log=print):
@@ -55,7 +57,9 @@ def build(log=print):
         tmp = "%s.tmp-%d" % (os.path.dirname(target), os.getpid())
         log("building toxiproxy %s from %s" % (VERSION, PACKAGE))
         env = dict(os.environ, GOBIN=tmp, GOFLAGS="-mod=readonly")
-        proc = subprocess.run(["nice", "-n", "10", go, "install", "-trimpath", "-ldflags=-s -w",
+        # The release's version, as its own Makefile stamps it (the module zip has no git metadata).
+        flags = "-s -w -X %s.Version=%s" % (MODULE, VERSION.lstrip("v"))
+        proc = subprocess.run(["nice", "-n", "10", go, "install", "-trimpath", "-ldflags=" + flags,
                                "%s@%s" % (PACKAGE, VERSION)], env=env, cwd=ROOT, check=False)
         if proc.returncode != 0:
             raise WanError("go install of %s@%s failed (exit %d)" % (PACKAGE, VERSION, proc.returncode))

@@ -52,4 +52,5 @@ def test_kubeconfig_points_at_the_proxy_and_is_private(tmp_path):
 
 def test_binary_lives_in_the_testenv_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("ACK_TESTENV_CACHE", str(tmp_path))
-    assert wan.binary() == os.path.join(str(tmp_path), "toxiproxy-" + wan.VERSION, "toxiproxy-server")
+    assert wan.binary() == os.path.join(str(tmp_path), "toxiproxy-%s-r%d" % (wan.VERSION, wan.RECIPE),
+                                        "toxiproxy-server")
