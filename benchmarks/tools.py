@@ -64,6 +64,10 @@ def ansible_env(extra=None):
     for name in list(env):
         if name.startswith("ANSIBLE_") or name.startswith("K8S_AUTH_"):
             del env[name]
+    # As on a user's machine: the controller caches the bytecode of the plugins it loads. kubernetes.core comes
+    # with its .pyc from pip; without this, only our filters and module_utils would be compiled on every run.
+    # (Modules are unaffected: AnsiballZ imports them from a zip, which is never cached, for both sides.)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({
         "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
