@@ -1,13 +1,15 @@
 """A fleet of API servers for the benchmark: N testenvs, each its own etcd and kube-apiserver on its own ports.
 
 Cluster i (1..N) keeps its state in build/bench/fleet/<i> (or $ACK_BENCH_FLEET_DIR/<i>) and runs with
-ACK_TESTENV_PORT_OFFSET = the session's offset + 100 * i, so the fleet never touches the testenv the rest of the
-benchmark uses. The fleet is an inventory of N hosts (local connection, one kubeconfig each) that one
+ACK_TESTENV_PORT_OFFSET = the session's offset + 100, + 200, ..., skipping offsets whose ports another process
+holds, so the fleet never touches the testenv the rest of the benchmark uses nor anyone else's. The fleet is an inventory of N hosts (local connection, one kubeconfig each) that one
 ansible-playbook runs with forks N.
 """
 
+import contextlib
 import os
 import resource
+import socket
 import subprocess
 import sys
 import threading
@@ -28,18 +30,45 @@ class FleetError(Exception):
     pass
 
 
-def _offset(index):
-    return testenv_cluster.port_offset() + OFFSET_STEP * index
+def ports(offset):
+    """Every port the default profile's testenv takes with this offset."""
+    profile = testenv_cluster.PROFILES["default"]
+    bases = (profile.apiserver_base, profile.etcd_client_base, profile.etcd_peer_base,
+             profile.controller_manager_base) + tuple(profile.istiod_bases)
+    return [base + offset for base in bases]
+
+
+def port_free(port):
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def offsets(count, free=port_free):
+    """The session's offset + 100, + 200, ...: `count` of them whose ports are all free (other engineers'
+    testenvs on this machine run at offsets of their own)."""
+    found, offset = [], testenv_cluster.port_offset()
+    while len(found) < count:
+        offset += OFFSET_STEP
+        if offset > testenv_cluster.MAX_PORT_OFFSET:
+            raise FleetError("no free port offset for %d testenvs" % count)
+        if all(free(port) for port in ports(offset)):
+            found.append(offset)
+    return found
 
 
 class Member:
-    def __init__(self, index, root):
+    def __init__(self, index, root, offset):
         self.index = index
         self.name = "cluster%02d" % index
         self.dir = os.path.join(root, str(index))
-        self.env = dict(os.environ, ACK_TESTENV_DIR=self.dir, ACK_TESTENV_PORT_OFFSET=str(_offset(index)))
+        self.offset = offset
+        self.env = dict(os.environ, ACK_TESTENV_DIR=self.dir, ACK_TESTENV_PORT_OFFSET=str(offset))
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        self.server = "https://127.0.0.1:%d" % (testenv_cluster.PROFILES["default"].apiserver_base + _offset(index))
+        self.server = "https://127.0.0.1:%d" % (testenv_cluster.PROFILES["default"].apiserver_base + offset)
 
     def testenv(self, command):
         proc = subprocess.run([os.path.join(ROOT, "scripts", "testenv"), command], env=self.env, cwd=ROOT,
@@ -66,8 +95,8 @@ class Member:
 
 
 class Fleet:
-    def __init__(self, size, root, log=print):
-        self.members = [Member(i, root) for i in range(1, size + 1)]
+    def __init__(self, size, root, log=print, free=port_free):
+        self.members = [Member(i, root, offset) for i, offset in enumerate(offsets(size, free), 1)]
         self.root = root
         self.log = log
 

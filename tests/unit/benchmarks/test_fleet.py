@@ -13,15 +13,21 @@ import fleet  # noqa: E402
 
 def test_members_get_their_own_offset_and_state(monkeypatch, tmp_path):
     monkeypatch.setenv("ACK_TESTENV_PORT_OFFSET", "3000")
-    group = fleet.Fleet(10, str(tmp_path))
+    group = fleet.Fleet(10, str(tmp_path), free=lambda port: True)
     offsets = [int(m.env["ACK_TESTENV_PORT_OFFSET"]) for m in group.members]
     assert offsets == list(range(3100, 4001, 100))
     assert group.members[0].server == "https://127.0.0.1:19543"
     assert len(set(m.dir for m in group.members)) == 10
 
 
+def test_offsets_skip_ports_someone_holds(monkeypatch):
+    monkeypatch.setenv("ACK_TESTENV_PORT_OFFSET", "3000")
+    # 19380 is cluster 3's istiod HTTP port at offset 3300 (16080 + 3300): that offset is skipped.
+    assert fleet.offsets(4, free=lambda port: port != 19380) == [3100, 3200, 3400, 3500]
+
+
 def test_inventory_has_one_host_per_cluster(tmp_path):
-    group = fleet.Fleet(3, str(tmp_path))
+    group = fleet.Fleet(3, str(tmp_path), free=lambda port: True)
     path = group.inventory(str(tmp_path / "inventory.yml"), "bench-ns")
     data = yaml.safe_load(open(path))["fleet"]
     assert sorted(data["hosts"]) == ["cluster01", "cluster02", "cluster03"]
