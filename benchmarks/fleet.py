@@ -2,8 +2,8 @@
 
 Cluster i (1..N) keeps its state in build/bench/fleet/<i> (or $ACK_BENCH_FLEET_DIR/<i>) and runs with
 ACK_TESTENV_PORT_OFFSET = the session's offset + 100, + 200, ..., skipping offsets whose ports another process
-holds, so the fleet never touches the testenv the rest of the benchmark uses nor anyone else's. The fleet is an inventory of N hosts (local connection, one kubeconfig each) that one
-ansible-playbook runs with forks N.
+holds, so the fleet never touches the testenv the rest of the benchmark uses nor anyone else's. The fleet is an
+inventory of N hosts (local connection, one kubeconfig each) that one ansible-playbook runs with forks N.
 """
 
 import contextlib

@@ -471,7 +471,7 @@ def main(argv=None):
                 log("section %s" % section)
                 t0, load_start = time.time(), os.getloadavg()
                 data = getattr(bench, section)()
-                data.update({"runs": opts.runs, "seconds": time.time() - t0, "load_start": load_start,
+                data.update({"runs": opts.fleet_runs if section == "fleet" else opts.runs, "seconds": time.time() - t0, "load_start": load_start,
                              "command": "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
                              "finished": time.strftime("%Y-%m-%d %H:%M"),
                              "load_end": os.getloadavg()})
