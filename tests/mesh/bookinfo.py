@@ -176,16 +176,27 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, status, body, content_type="application/json", extra_headers=()):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
-        # Who answered and what reached it, for tests that compare Envoy's routing with a prediction.
-        self.send_header("x-workload", self.workload.name)
-        self.send_header("x-seen-path", self.path)
-        self.send_header("x-seen-authority", self.headers.get("host", ""))
+        self.send_echo()
         for name, value in extra_headers:
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def send_echo(self):
+        """Who answered and what reached it, for tests that compare Envoy's routing with a prediction: the
+        path and Host as received, every ``x-op-*`` request header (values joined with ','), and ``x-op-resp``,
+        a response header for Envoy's response header operations to change."""
+        self.send_header("x-workload", self.workload.name)
+        self.send_header("x-seen-path", self.path)
+        self.send_header("x-seen-authority", self.headers.get("host", ""))
+        ops = {}
+        for name in self.headers.keys():
+            if name.lower().startswith("x-op-"):
+                ops[name.lower()] = ",".join(self.headers.get_all(name))
+        self.send_header("x-seen-headers", json.dumps(ops, sort_keys=True))
+        self.send_header("x-op-resp", "app")
 
     def headers_lower(self):
         return {k.lower(): v for k, v in self.headers.items()}
@@ -212,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
         if lag.isascii() and lag.isdigit():
             time.sleep(min(int(lag), 30000) / 1000.0)
         self.send_response(405)
-        self.send_header("x-workload", self.workload.name)
+        self.send_echo()
         self.send_header("Content-Length", "0")
         self.end_headers()
 
