@@ -50,6 +50,12 @@ DETAILS_UNAVAILABLE = "Sorry, product details are currently unavailable for this
 RATINGS_UNAVAILABLE = "Ratings service is currently unavailable"
 
 
+def asked_status(headers):
+    """The status a test asks for with x-test-status (Envoy retries), or None; BookInfo's own calls never send it."""
+    text = headers.get("x-test-status", "")
+    return int(text) if text.isascii() and text.isdigit() and 200 <= int(text) <= 599 else None
+
+
 def call(me, service, path, headers, timeout):
     """GET through this workload's Envoy. Returns (status, parsed JSON or None); status None on a timeout/error."""
     conn = http.client.HTTPConnection(me.ip, topology.SERVICE_PORT, timeout=timeout)
@@ -210,6 +216,9 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(min(int(lag), 30000) / 1000.0)
         if path == "/health":
             return self.reply(200, {"status": "ok", "workload": w.name})
+        status = asked_status(self.headers)
+        if status:
+            return self.reply(status, {"error": "asked for by x-test-status"})
         if w.app == "productpage" and path == "/logout":
             return self.sign_out()
         if path == "/control":
@@ -218,11 +227,12 @@ class Handler(BaseHTTPRequestHandler):
         return handler(path)
 
     def other_method(self):
-        """BookInfo serves GET only; other methods wait like GET (x-test-latency-ms), then get 405."""
+        """BookInfo serves GET only; other methods wait like GET (x-test-latency-ms), then get 405 (or the
+        x-test-status asked for)."""
         lag = self.headers.get("x-test-latency-ms", "")
         if lag.isascii() and lag.isdigit():
             time.sleep(min(int(lag), 30000) / 1000.0)
-        self.send_response(405)
+        self.send_response(asked_status(self.headers) or 405)
         self.send_echo()
         self.send_header("Content-Length", "0")
         self.end_headers()

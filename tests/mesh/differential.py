@@ -159,12 +159,16 @@ def _route(rng, service, last):
             fault["abort"] = {"httpStatus": rng.choice((500, 503, 418)),
                               "percentage": {"value": rng.choice((100, 100, 50, 0))}}
         route["fault"] = fault
-    if rng.random() < 0.3:
-        # Probes ask for upstream latencies of 0 or LATENCY_MS: every timeout is >= 150 ms away from them.
-        route["timeout"] = _duration(rng.choice((100, 1000)))
-    if rng.random() < 0.2:
+    if rng.random() < 0.25:
         route["retries"] = rng.choice(({"attempts": 0}, {"attempts": 3, "perTryTimeout": "1s"},
-                                       {"attempts": 2, "retryOn": "5xx,connect-failure"}))
+                                       {"attempts": 2, "retryOn": "5xx,connect-failure"},
+                                       {"attempts": 1, "retryOn": "503"}, {"attempts": 2, "retryOn": "gateway-error"},
+                                       {"attempts": 1, "retryOn": "retriable-4xx,reset"}))
+    if rng.random() < 0.3:
+        # Probes ask for upstream latencies of 0 or LATENCY_MS: every timeout is >= 150 ms away from them. Retries
+        # back off up to 25+50+100 ms: a route that may retry an answer (retryOn set) gets the long timeout only.
+        retries = route.get("retries") or {}
+        route["timeout"] = _duration(rng.choice((1000,) if retries.get("retryOn") else (100, 1000)))
     if rng.random() < 0.25:
         route["rewrite"] = rng.choice((
             {"uri": "/%s/1" % service}, {"uri": "/"}, {"uri": "/v2"}, {"authority": "%s.example" % service},
@@ -241,6 +245,8 @@ def generate_probe(rng, service):
             headers[name] = "client"
     if rng.random() < 0.2:
         headers["x-test-latency-ms"] = str(LATENCY_MS)
+    elif rng.random() < 0.2:
+        headers["x-test-status"] = rng.choice(("500", "503", "409"))
     return {
         "source": rng.choice(SOURCES),
         "authority": rng.choice((service + ":9080", service + ":9080", service,
@@ -639,6 +645,9 @@ def predict(config, probe):
                                               (1 - abort["percentage"] / 100, None)]
     timeout = result["timeout_ms"]
     latency = int(probe["headers"].get("x-test-latency-ms", "0"))
+    answer = int(probe["headers"].get("x-test-status", "200"))
+    # An upstream asked to fail is asked again as often as the route's retry policy says.
+    tries = 1 + (result["retries"]["attempts"] if simulate.retries_answer(result["retries"], answer) else 0)
     for dest in result["destinations"]:
         for pd, delay_ms in delays:
             for pa, abort_status in aborts:
@@ -649,7 +658,7 @@ def predict(config, probe):
                     continue
                 for pm, mirrored in _mirror_draws(result["mirrors"]):
                     p = dest["share"] * pd * pa * pm
-                    clusters = tuple(sorted([dest["subset"] or ""] + mirrored))
+                    clusters = tuple(sorted([dest["subset"] or ""] * tries + mirrored))
                     if timeout is not None and latency >= timeout:
                         # Envoy starts the route timeout after the fault delay: only the upstream counts.
                         key = ("route_timeout", clusters, 504, bool(delay_ms))

@@ -808,6 +808,24 @@ def _upstream(result, route, block, req, field):
             "response_header_operations": response_levels})
 
 
+# Envoy's retry_on policies that cover an upstream's answer, by status (retriable-status-codes: listed codes).
+_GATEWAY_ERRORS = frozenset((502, 503, 504))
+
+
+def retries_answer(retries, status):
+    """Does Envoy retry an upstream that answered ``status`` under a route_retries() policy?
+
+    ``5xx`` covers every 5xx, ``gateway-error`` 502/503/504, ``retriable-4xx`` 409, and status codes listed in
+    ``retryOn`` (istiod moves them to ``retriable_status_codes``) themselves. Istio's default policy lists no code.
+    """
+    if not retries or not retries.get("attempts"):
+        return False
+    tokens = set((retries.get("retry_on") or "").split(","))
+    codes = set(int(t) for t in tokens if t.isascii() and t.isdigit())
+    return status in codes or ("5xx" in tokens and 500 <= status < 600) or \
+        ("gateway-error" in tokens and status in _GATEWAY_ERRORS) or ("retriable-4xx" in tokens and status == 409)
+
+
 def _result(host):
     return {
         "host": host, "virtual_service": None, "namespace": None, "outcome": "passthrough", "matched": False,

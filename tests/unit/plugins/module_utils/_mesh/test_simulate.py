@@ -448,3 +448,14 @@ def test_mirrors_with_their_percentages():
 def test_mirror_without_host_is_bad_input():
     with pytest.raises(MeshError, match="host is required"):
         _routed({"route": [to("v1")], "mirror": {"subset": "v2"}})
+
+
+def test_retries_answer_follows_envoys_retry_on_policies():
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import retries_answer
+    policy = {"attempts": 2, "retry_on": "gateway-error,409"}
+    assert [s for s in (500, 502, 503, 504, 409, 404) if retries_answer(policy, s)] == [502, 503, 504, 409]
+    assert retries_answer({"attempts": 1, "retry_on": "5xx"}, 500)
+    assert not retries_answer({"attempts": 0, "retry_on": None}, 500)
+    assert retries_answer({"attempts": 1, "retry_on": "retriable-4xx"}, 409)
+    default = _routed({"route": [to("v1")]})["retries"]
+    assert not any(retries_answer(default, s) for s in (500, 503, 409))
