@@ -422,8 +422,8 @@ def test_lone_destination_headers_join_the_route_level_weighted_ones_run_first()
 
 def test_response_header_operations_apply_to_the_answer():
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import apply_header_operations
-    route = {"route": [to("v1")], "headers": {"response": {"add": {"x-r": "envoy"}, "remove": ["x-gone"],
-                                                            "set": {"X-New": "1"}}}}
+    response = {"add": {"x-r": "envoy"}, "remove": ["x-gone"], "set": {"X-New": "1"}}
+    route = {"route": [to("v1")], "headers": {"response": response}}
     levels = _routed(route)["upstream"][0]["response_header_operations"]
     answer = apply_header_operations({"x-r": ["app"], "x-gone": ["1"]}, levels)
     assert answer == {"x-r": ["app", "envoy"], "x-new": ["1"]}
