@@ -172,6 +172,9 @@ _value:
     status:
       description: HTTP status Envoy answers itself (404 for no_route, the redirect or direct response code).
       type: int
+    location:
+      description: The C(Location) header of a redirect (scheme, host, port, path and query), else V(null).
+      type: str
     mirrors:
       description:
         - Where Envoy sends a copy of the request (its answer ignored), each with C(host), C(fqdn), C(subset) and

@@ -20,6 +20,7 @@
                       "abort": {"http_status" | "grpc_status" | "http2_error", "percentage"}},
      "timeout_ms": int | None, "retries": {"attempts", "per_try_timeout_ms", "retry_on", "default"},
      "status": 404 | None, "redirect": {...} | None, "direct_response": {...} | None,
+     "location": "http://reviews:9080/moved" | None,  # a redirect's Location header
      "mirrors": [{"host", "fqdn", "subset", "percentage"}],  # copies Envoy sends, the answer ignored
      "upstream": [{"subset", "path", "authority", "headers", "response_header_operations"}],  # per destination
      "warnings": [str]}
@@ -808,6 +809,41 @@ def _upstream(result, route, block, req, field):
             "response_header_operations": response_levels})
 
 
+def redirect_location(redirect, req):
+    """The ``Location`` Envoy answers a ``redirect`` with, for the request as the matchers read it.
+
+    Scheme: ``scheme``, else the request's (x-forwarded-proto). Port: ``port``, or with ``derivePort:
+    FROM_REQUEST_PORT`` the listener's port (istiod writes it, leaving out 80 for http and 443 for https).
+    Host: ``authority``, else the Host as sent, its port dropped when a port is set or when the scheme changes
+    away from the Host's default port. Path: ``uri`` (the request's query kept unless ``uri`` has one), else the
+    normalised path with its query.
+    """
+    if not is_mapping(redirect):
+        return None
+    scheme = redirect.get("scheme") or req["scheme"]
+    port = redirect.get("port")
+    if port is None and redirect.get("derivePort") == "FROM_REQUEST_PORT":
+        port = req["port"]
+    if (port == 80 and scheme == "http") or (port == 443 and scheme == "https"):
+        port = None
+    suffix = ":%s" % port if port else ""
+    host = redirect.get("authority")
+    if not host:
+        host = req["authority"]
+        head, colon, tail = host.rpartition(":")
+        if colon and not host.endswith("]"):
+            sent_default = (req["scheme"] == "https" and tail == "443") or (req["scheme"] == "http" and tail == "80")
+            if suffix or (scheme != req["scheme"] and sent_default):
+                host = head
+    uri = redirect.get("uri")
+    if uri:
+        query = req["uri"][len(req["path"]):]
+        path = uri if "?" in uri or not query else uri + query
+    else:
+        path = req["uri"]
+    return "%s://%s%s%s" % (scheme, host, suffix, path)
+
+
 # Envoy's retry_on policies that cover an upstream's answer, by status (retriable-status-codes: listed codes).
 _GATEWAY_ERRORS = frozenset((502, 503, 504))
 
@@ -831,7 +867,7 @@ def _result(host):
         "host": host, "virtual_service": None, "namespace": None, "outcome": "passthrough", "matched": False,
         "route_index": None, "route_name": None, "match_index": None, "destinations": [], "fault": None,
         "timeout_ms": None, "retries": None, "status": None, "redirect": None, "direct_response": None,
-        "mirrors": [], "upstream": [], "warnings": [],
+        "location": None, "mirrors": [], "upstream": [], "warnings": [],
     }
 
 
@@ -909,6 +945,8 @@ def simulate(virtual_services, request, namespace="default"):
         if result["outcome"] == "routed":
             block = route["match"][hit] if hit >= 0 else None
             _upstream(result, route, block, req, field)
+        elif result["outcome"] == "redirect":
+            result["location"] = redirect_location(result["redirect"], req)
         return result
     result["outcome"] = "no_route"
     result["status"] = 404

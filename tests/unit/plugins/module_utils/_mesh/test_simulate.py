@@ -459,3 +459,29 @@ def test_retries_answer_follows_envoys_retry_on_policies():
     assert retries_answer({"attempts": 1, "retry_on": "retriable-4xx"}, 409)
     default = _routed({"route": [to("v1")]})["retries"]
     assert not any(retries_answer(default, s) for s in (500, 503, 409))
+
+
+def _location(redirect, **request):
+    request.setdefault("host", "reviews:9080")
+    route = {"match": [{"uri": {"prefix": "/"}}], "redirect": redirect}
+    result = _routed(route, **request)
+    assert result["outcome"] == "redirect"
+    return result["location"]
+
+
+def test_redirect_location_keeps_what_the_redirect_does_not_set():
+    assert _location({"uri": "/moved"}, uri="/reviews/0?v=1") == "http://reviews:9080/moved?v=1"
+    assert _location({"uri": "/moved?x=2"}, uri="/reviews/0?v=1") == "http://reviews:9080/moved?x=2"
+    assert _location({"authority": "elsewhere"}, uri="/x/../reviews/0") == "http://elsewhere/reviews/0"
+    assert _location({"uri": "/m"}, host="reviews") == "http://reviews/m"
+
+
+def test_redirect_location_port_and_scheme_as_istiod_and_envoy_write_them():
+    assert _location({"port": 8080}) == "http://reviews:8080/"
+    # istiod drops port 80 for http: Envoy then has no port to set and keeps the Host's own.
+    assert _location({"port": 80}) == "http://reviews:9080/"
+    assert _location({"derivePort": "FROM_REQUEST_PORT"}) == "http://reviews:9080/"
+    assert _location({"derivePort": "FROM_PROTOCOL_DEFAULT"}) == "http://reviews:9080/"
+    assert _location({"scheme": "https"}) == "https://reviews:9080/"
+    assert _location({"scheme": "https"}, host="reviews:80") == "https://reviews/"
+    assert _location({"scheme": "https", "port": 443, "authority": "a.example"}) == "https://a.example/"
