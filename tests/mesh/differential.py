@@ -406,6 +406,17 @@ def regressions():
             {"route": V1}])],
          [_probe(path="/a/x?v=1"), _probe(path="/b/../b/1"), _probe(path="/c?v=1", authority="reviews"),
           _probe(path="/d"), _probe(path="/e"), _probe(path="/f", authority="reviews")]),
+        ("retries-on-the-answer", [_vs("reviews", [
+            {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": V1,
+             "retries": {"attempts": 2, "retryOn": "gateway-error"}},
+            {"match": [{"headers": {"end-user": {"exact": "bob"}}}], "route": V2,
+             "retries": {"attempts": 1, "retryOn": "500,connect-failure"}},
+            {"match": [{"headers": {"end-user": {"exact": "alice"}}}], "route": V2,
+             "retries": {"attempts": 1, "retryOn": "retriable-4xx"}},
+            {"route": V3}])],
+         [_probe(end_user="jason", x_test_status="503"), _probe(end_user="jason", x_test_status="500"),
+          _probe(end_user="bob", x_test_status="500"), _probe(end_user="alice", x_test_status="409"),
+          _probe(x_test_status="503")]),
         # What the upstream receives (issue 13's rewrites, header operations and mirrors).
         ("rewrite-uri-replaces-what-the-match-consumed", [_vs("reviews", [
             {"match": [{"uri": {"prefix": "/rev"}}], "route": V1, "rewrite": {"uri": "/new"}},
