@@ -762,8 +762,9 @@ def run_config(client, config, draws=DRAWS, sync_timeout=10.0):
         report["requests"] += n
         problems = compare(predicted, [observed_key(s) for s in seen])
         problems.extend(_check_details(result, seen, probe))
+        # Every answer is kept, so that another simulator can be judged on this run afterwards (rejudge()).
         report["probes"].append({"probe": probe, "predicted": _say_all(predicted), "requests": n,
-                                 "problems": problems, "first": seen[0]})
+                                 "problems": problems, "first": seen[0], "seen": seen[1:]})
     return report
 
 
@@ -810,6 +811,13 @@ def _check_upstream(result, seen):
             return None
         said.append("%s: predicted %s" % (upstream["subset"], json.dumps(predicted, sort_keys=True)))
     return "upstream %s got %s; %s" % (seen["workload"], json.dumps(observed, sort_keys=True), "; ".join(said))
+
+
+def rejudge(config, probe_report):
+    """The problems `simulate()` as imported now has with a probe observed earlier (a saved report's entry)."""
+    seen = [probe_report["first"]] + probe_report.get("seen", [])
+    result, predicted = predict(config, probe_report["probe"])
+    return compare(predicted, [observed_key(s) for s in seen]) + _check_details(result, seen, probe_report["probe"])
 
 
 def seed_from_env():
