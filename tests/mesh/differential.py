@@ -221,7 +221,8 @@ def _header_operations(rng):
 
 
 def _hosts(rng, service):
-    return [rng.choice((service, service, "%s.%s.svc.cluster.local" % (service, NAMESPACE)))]
+    full = "%s.%s.svc.cluster.local" % (service, NAMESPACE)
+    return rng.choice(([service], [service], [full], [service, full], [full, "%s.example" % service]))
 
 
 def generate_config(rng, index):
