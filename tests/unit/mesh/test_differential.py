@@ -103,3 +103,25 @@ def test_an_upstream_asked_to_fail_is_tried_as_often_as_the_retry_policy_says():
             route["retries"] = retries
         _result, predicted = differential.predict(_config(route), probe)
         assert predicted == {("routed", clusters, None, False): 1.0}, retries
+
+
+def test_run_config_sends_each_probe_and_reports_in_probe_order(monkeypatch):
+    config = {"name": "t", "service": "reviews", "objects": [differential._vs("reviews", [{"route": differential.V2}])],
+              "probes": [differential._probe(source=s, path="/reviews/%d" % i)
+                         for i, s in enumerate(["productpage-v1", "reviews-v2"] * 3)]}
+    sent = []
+
+    def send(probe, service, settle=False):
+        sent.append(probe["path"])
+        delta = {"cluster.outbound|9080|v2|reviews.simdiff.svc.cluster.local;.upstream_rq_total": 1}
+        pairs = [("x-workload", "reviews-v2"), ("x-seen-path", probe["path"]),
+                 ("x-seen-authority", probe["authority"]), ("x-seen-headers", "{}"), ("x-op-resp", "app")]
+        return differential.observe(200, pairs, b"{}", 1.0, delta, service)
+
+    monkeypatch.setattr(differential, "apply_config", lambda client, config, timeout: 0.1)
+    monkeypatch.setattr(differential.envoy, "rejections", lambda workload: {})
+    monkeypatch.setattr(differential, "send", send)
+    report = differential.run_config(None, config)
+    assert [p["probe"]["path"] for p in report["probes"]] == ["/reviews/%d" % i for i in range(6)]
+    assert sorted(sent) == sorted(p["probe"]["path"] for p in report["probes"])
+    assert report["requests"] == 6 and not any(p["problems"] for p in report["probes"])
