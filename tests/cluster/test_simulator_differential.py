@@ -55,6 +55,7 @@ def _run(lab, configs, label, extra=None):
         "rejected_by_envoy": [r["name"] for r in reports if r["rejected"]],
         "probes": len(probes), "requests": sum(r["requests"] for r in reports),
         "agreeing_probes": len(probes) - len(bad), "seconds": round(took, 1),
+        "push_seconds": round(sum(r["push_s"] or 0 for r in reports), 1),
     }
     summary.update(extra or {})
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
