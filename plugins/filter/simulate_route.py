@@ -172,6 +172,23 @@ _value:
     status:
       description: HTTP status Envoy answers itself (404 for no_route, the redirect or direct response code).
       type: int
+    location:
+      description: The C(Location) header of a redirect (scheme, host, port, path and query), else V(null).
+      type: str
+    mirrors:
+      description:
+        - Where Envoy sends a copy of the request (its answer ignored), each with C(host), C(fqdn), C(subset) and
+          C(percentage) of requests copied.
+      type: list
+      elements: dict
+    upstream:
+      description:
+        - For a routed request, one per destination in the order of C(destinations) - C(subset), the C(path)
+          (after C(rewrite)), C(authority) and C(headers) that destination receives, and
+          C(response_header_operations), the levels of C([remove, name]), C([set, name, value]) and
+          C([add, name, value]) Envoy runs on its answer.
+      type: list
+      elements: dict
     warnings:
       description: Things that make the prediction differ from what the objects seem to say.
       type: list

@@ -167,7 +167,8 @@ result:
     - Where O(request) goes, as the P(ack.servicemesh.simulate_route#filter) filter returns it - C(outcome) (V(routed),
       V(no_route), V(passthrough), V(redirect), V(direct_response)), C(virtual_service), C(route_index),
       C(route_name), C(match_index), C(destinations) (C(host), C(subset), C(weight), C(share)), C(fault),
-      C(timeout_ms), C(retries), C(status) and C(warnings).
+      C(timeout_ms), C(retries), C(status), C(location) (of a redirect), C(mirrors), C(upstream) (per destination, the path, authority and
+      headers it receives and the response header operations) and C(warnings).
   returned: when O(request) is given
   type: dict
   sample:

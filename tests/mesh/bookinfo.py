@@ -50,6 +50,12 @@ DETAILS_UNAVAILABLE = "Sorry, product details are currently unavailable for this
 RATINGS_UNAVAILABLE = "Ratings service is currently unavailable"
 
 
+def asked_status(headers):
+    """The status a test asks for with x-test-status (Envoy retries), or None; BookInfo's own calls never send it."""
+    text = headers.get("x-test-status", "")
+    return int(text) if text.isascii() and text.isdigit() and 200 <= int(text) <= 599 else None
+
+
 def call(me, service, path, headers, timeout):
     """GET through this workload's Envoy. Returns (status, parsed JSON or None); status None on a timeout/error."""
     conn = http.client.HTTPConnection(me.ip, topology.SERVICE_PORT, timeout=timeout)
@@ -176,16 +182,27 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, status, body, content_type="application/json", extra_headers=()):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
-        # Who answered and what reached it, for tests that compare Envoy's routing with a prediction.
-        self.send_header("x-workload", self.workload.name)
-        self.send_header("x-seen-path", self.path)
-        self.send_header("x-seen-authority", self.headers.get("host", ""))
+        self.send_echo()
         for name, value in extra_headers:
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def send_echo(self):
+        """Who answered and what reached it, for tests that compare Envoy's routing with a prediction: the
+        path and Host as received, every ``x-op-*`` request header (values joined with ','), and ``x-op-resp``,
+        a response header for Envoy's response header operations to change."""
+        self.send_header("x-workload", self.workload.name)
+        self.send_header("x-seen-path", self.path)
+        self.send_header("x-seen-authority", self.headers.get("host", ""))
+        ops = {}
+        for name in self.headers.keys():
+            if name.lower().startswith("x-op-"):
+                ops[name.lower()] = ",".join(self.headers.get_all(name))
+        self.send_header("x-seen-headers", json.dumps(ops, sort_keys=True))
+        self.send_header("x-op-resp", "app")
 
     def headers_lower(self):
         return {k.lower(): v for k, v in self.headers.items()}
@@ -199,6 +216,9 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(min(int(lag), 30000) / 1000.0)
         if path == "/health":
             return self.reply(200, {"status": "ok", "workload": w.name})
+        status = asked_status(self.headers)
+        if status:
+            return self.reply(status, {"error": "asked for by x-test-status"})
         if w.app == "productpage" and path == "/logout":
             return self.sign_out()
         if path == "/control":
@@ -207,12 +227,13 @@ class Handler(BaseHTTPRequestHandler):
         return handler(path)
 
     def other_method(self):
-        """BookInfo serves GET only; other methods wait like GET (x-test-latency-ms), then get 405."""
+        """BookInfo serves GET only; other methods wait like GET (x-test-latency-ms), then get 405 (or the
+        x-test-status asked for)."""
         lag = self.headers.get("x-test-latency-ms", "")
         if lag.isascii() and lag.isdigit():
             time.sleep(min(int(lag), 30000) / 1000.0)
-        self.send_response(405)
-        self.send_header("x-workload", self.workload.name)
+        self.send_response(asked_status(self.headers) or 405)
+        self.send_echo()
         self.send_header("Content-Length", "0")
         self.end_headers()
 

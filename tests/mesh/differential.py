@@ -11,7 +11,9 @@ requests against a binomial tolerance. A run is `seed` -> `generate(seed, n)`: t
 configurations and probes (ACK_DIFF_SEED replays a run).
 """
 
+import concurrent.futures
 import http.client
+import json
 import math
 import os
 import random
@@ -62,6 +64,8 @@ def _string_match(rng, values, allow_regex_star=True):
 
 
 USERS = ("jason", "alice", "bob")
+# The upstream latency a probe may ask for (x-test-latency-ms); route timeouts are 100 ms and 1 s.
+LATENCY_MS = 250
 METHODS = ("GET", "POST", "HEAD")
 
 
@@ -136,37 +140,90 @@ def _route(rng, service, last):
     kind = rng.choices(("route", "redirect", "direct"), (8, 1, 1))[0]
     if kind == "redirect":
         route["redirect"] = rng.choice(({"uri": "/moved"}, {"authority": "elsewhere"},
-                                        {"uri": "/moved", "redirectCode": 302}))
+                                        {"uri": "/moved", "redirectCode": 302}, {"uri": "/m?x=2", "port": 8080},
+                                        {"scheme": "https", "redirectCode": 307}, {"port": 80},
+                                        {"derivePort": "FROM_REQUEST_PORT", "authority": "a.example"},
+                                        {"scheme": "https", "port": 443, "uri": "/s"}))
         return route
     if kind == "direct":
         route["directResponse"] = rng.choice(({"status": 418}, {"status": 503, "body": {"string": "closed"}},
                                               {"status": 200, "body": {"string": "ok"}}))
         return route
     route["route"] = _destinations(rng, service)
+    for dest in route["route"]:
+        if rng.random() < 0.12:
+            dest["headers"] = _header_operations(rng)
     if rng.random() < 0.35:
         fault = {}
         if rng.random() < 0.6:
-            fault["delay"] = {"fixedDelay": _duration(rng.choice((100, 200))),
+            # The delay's length decides nothing Envoy is asked (the route timeout starts after it): short.
+            fault["delay"] = {"fixedDelay": _duration(rng.choice((50, 100))),
                               "percentage": {"value": rng.choice((100, 100, 50, 0))}}
         if "delay" not in fault or rng.random() < 0.4:
             fault["abort"] = {"httpStatus": rng.choice((500, 503, 418)),
                               "percentage": {"value": rng.choice((100, 100, 50, 0))}}
         route["fault"] = fault
-    if rng.random() < 0.3:
-        # Probes ask for upstream latencies of 0, 200 or 500 ms: every timeout is >= 100 ms away from them.
-        route["timeout"] = _duration(rng.choice((100, 350, 1000)))
-    if rng.random() < 0.2:
+    if rng.random() < 0.25:
         route["retries"] = rng.choice(({"attempts": 0}, {"attempts": 3, "perTryTimeout": "1s"},
-                                       {"attempts": 2, "retryOn": "5xx,connect-failure"}))
+                                       {"attempts": 2, "retryOn": "5xx,connect-failure"},
+                                       {"attempts": 1, "retryOn": "503"}, {"attempts": 2, "retryOn": "gateway-error"},
+                                       {"attempts": 1, "retryOn": "retriable-4xx,reset"}))
+    if rng.random() < 0.3:
+        # Probes ask for upstream latencies of 0 or LATENCY_MS: every timeout is >= 150 ms away from them. Retries
+        # back off up to 25+50+100 ms: a route that may retry an answer (retryOn set) gets the long timeout only.
+        retries = route.get("retries") or {}
+        route["timeout"] = _duration(rng.choice((1000,) if retries.get("retryOn") else (100, 1000)))
+    if rng.random() < 0.25:
+        route["rewrite"] = rng.choice((
+            {"uri": "/%s/1" % service}, {"uri": "/"}, {"uri": "/v2"}, {"authority": "%s.example" % service},
+            {"uri": "/%s/" % service, "authority": "%s.example:8080" % service},
+            {"uriRegexRewrite": {"match": "/([a-z]+)/", "rewrite": "/\\1-x/"}},
+            {"uriRegexRewrite": {"match": "^/(.*)$", "rewrite": "/p/\\1"}, "authority": "re.example"}))
+    if rng.random() < 0.3:
+        route["headers"] = _header_operations(rng)
     if rng.random() < 0.15:
-        route["rewrite"] = rng.choice(({"uri": "/%s/1" % service}, {"authority": "%s.example" % service}))
-    if rng.random() < 0.15:
-        route["headers"] = {"request": {"set": {"x-added": "1"}}}
+        mirror = {"host": service}
+        if rng.random() < 0.7:
+            mirror["subset"] = rng.choice(SUBSETS[service])
+        if rng.random() < 0.5:
+            route["mirror"] = mirror
+            if rng.random() < 0.5:
+                route["mirrorPercentage"] = {"value": rng.choice((100, 50, 0))}
+        else:
+            route["mirrors"] = [{"destination": mirror}]
+            if rng.random() < 0.5:
+                route["mirrors"][0]["percentage"] = {"value": rng.choice((100, 50))}
     return route
 
 
+# Headers the lab's apps echo (x-op-* as received; x-op-resp is in every answer): operations on them are seen.
+REQUEST_HEADERS = ("x-op-a", "x-op-b")
+RESPONSE_HEADERS = ("x-op-resp", "x-op-c")
+
+
+def _header_operations(rng):
+    ops = {}
+    for direction, names in (("request", REQUEST_HEADERS), ("response", RESPONSE_HEADERS)):
+        if rng.random() < 0.4:
+            continue
+        part = {}
+        for action in ("set", "add", "remove"):
+            if rng.random() < 0.45:
+                name = rng.choice(names)
+                if action == "remove":
+                    part["remove"] = [name]
+                else:
+                    part[action] = {name: rng.choice((action + "-1", action + "-2", ""))}
+        if direction == "request" and rng.random() < 0.1:
+            part.setdefault("set", {})[rng.choice(("host", ":authority"))] = "h.example"
+        if part:
+            ops[direction] = part
+    return ops or {"request": {"set": {"x-op-a": "set-1"}}}
+
+
 def _hosts(rng, service):
-    return [rng.choice((service, service, "%s.%s.svc.cluster.local" % (service, NAMESPACE)))]
+    full = "%s.%s.svc.cluster.local" % (service, NAMESPACE)
+    return rng.choice(([service], [service], [full], [service, full], [full, "%s.example" % service]))
 
 
 def generate_config(rng, index):
@@ -188,8 +245,13 @@ def generate_probe(rng, service):
     for name, values in (("end-user", USERS), ("x-canary", ("yes", "no"))):
         if rng.random() < 0.4:
             headers[name] = rng.choice(values)
+    for name in REQUEST_HEADERS:
+        if rng.random() < 0.3:
+            headers[name] = "client"
     if rng.random() < 0.2:
-        headers["x-test-latency-ms"] = rng.choice(("200", "500"))
+        headers["x-test-latency-ms"] = str(LATENCY_MS)
+    elif rng.random() < 0.2:
+        headers["x-test-status"] = rng.choice(("500", "503", "409"))
     return {
         "source": rng.choice(SOURCES),
         "authority": rng.choice((service + ":9080", service + ":9080", service,
@@ -202,25 +264,46 @@ def generate_probe(rng, service):
 
 
 def accepted_by_validator(config):
-    """Our own validator's verdict (the Istio oracle replaces it once it lands); an error text or None."""
+    """Our own validator's verdict: an error text, or None when it accepts every object."""
     _simulate, validate = _simulator()
     for obj in config["objects"]:
-        problems = validate.validate_virtual_service(obj["spec"])
+        problems = validate.validate_virtual_service(obj["spec"], path="spec",
+                                                     namespace=obj["metadata"]["namespace"])
         if problems:
             return str(problems)
     return None
 
 
-def generate(seed, count):
-    """`count` configurations our validator accepts, reproducibly from `seed`."""
+def istio_errors(verdicts):
+    """The errors of the Istio oracle's verdicts on one configuration's objects (tests/mesh/oracle.py)."""
+    return [e for v in verdicts for e in list(v["errors"]) + ([v["decode_error"]] if v.get("decode_error") else [])]
+
+
+def generate(seed, count, judge):
+    """`count` configurations Istio's own validation accepts, reproducibly from `seed`.
+
+    `judge(objects)` is the oracle's (one verdict per object). A configuration Istio refuses is counted and
+    replaced by the next one the same RNG draws, so a seed replays. Our validator judges each one too: where
+    it and Istio differ is a disagreement of the exact-rules work, returned for the caller to fail on.
+    Returns (configurations, {"drawn", "refused_by_istio", "disagreements": [...]}).
+    """
     rng = random.Random(seed)
     configs, index = [], 0
+    counts = {"drawn": 0, "refused_by_istio": 0, "disagreements": []}
     while len(configs) < count:
         config = generate_config(rng, index)
         index += 1
-        if accepted_by_validator(config) is None:
-            configs.append(config)
-    return configs
+        counts["drawn"] += 1
+        istio = istio_errors(judge(config["objects"]))
+        ours = accepted_by_validator(config)
+        if bool(istio) != (ours is not None):
+            counts["disagreements"].append({"name": config["name"], "istio": istio, "ours": ours,
+                                            "objects": config["objects"]})
+        if istio:
+            counts["refused_by_istio"] += 1
+            continue
+        configs.append(config)
+    return configs, counts
 
 
 # --- the regression configurations: each one a cause the simulator once got wrong ------------------------------
@@ -315,6 +398,69 @@ def regressions():
             {"destination": {"host": "reviews", "subset": "v3"}, "weight": 75}]}])], [_probe()]),
         ("partial-abort", [_vs("reviews", [{"route": V2, "fault": {
             "abort": {"httpStatus": 503, "percentage": {"value": 50}}}}])], [_probe()]),
+        ("redirect-location-forms", [_vs("reviews", [
+            {"match": [{"uri": {"prefix": "/a"}}], "redirect": {"uri": "/moved"}},
+            {"match": [{"uri": {"prefix": "/b"}}], "redirect": {"authority": "elsewhere", "redirectCode": 302}},
+            {"match": [{"uri": {"prefix": "/c"}}], "redirect": {"port": 8080, "uri": "/m?x=2"}},
+            {"match": [{"uri": {"prefix": "/d"}}], "redirect": {"scheme": "https", "redirectCode": 307}},
+            {"match": [{"uri": {"prefix": "/e"}}], "redirect": {"port": 80}},
+            {"match": [{"uri": {"prefix": "/f"}}], "redirect": {"derivePort": "FROM_REQUEST_PORT"}},
+            {"route": V1}])],
+         [_probe(path="/a/x?v=1"), _probe(path="/b/../b/1"), _probe(path="/c?v=1", authority="reviews"),
+          _probe(path="/d"), _probe(path="/e"), _probe(path="/f", authority="reviews")]),
+        ("retries-on-the-answer", [_vs("reviews", [
+            {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": V1,
+             "retries": {"attempts": 2, "retryOn": "gateway-error"}},
+            {"match": [{"headers": {"end-user": {"exact": "bob"}}}], "route": V2,
+             "retries": {"attempts": 1, "retryOn": "500,connect-failure"}},
+            {"match": [{"headers": {"end-user": {"exact": "alice"}}}], "route": V2,
+             "retries": {"attempts": 1, "retryOn": "retriable-4xx"}},
+            {"route": V3}])],
+         [_probe(end_user="jason", x_test_status="503"), _probe(end_user="jason", x_test_status="500"),
+          _probe(end_user="bob", x_test_status="500"), _probe(end_user="alice", x_test_status="409"),
+          _probe(x_test_status="503")]),
+        # What the upstream receives (issue 13's rewrites, header operations and mirrors).
+        ("rewrite-uri-replaces-what-the-match-consumed", [_vs("reviews", [
+            {"match": [{"uri": {"prefix": "/rev"}}], "route": V1, "rewrite": {"uri": "/new"}},
+            {"match": [{"uri": {"exact": "/x/1"}}, {"uri": {"regex": "/y/[0-9]+"}}], "route": V2,
+             "rewrite": {"uri": "/reviews/1"}},
+            {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": V3, "rewrite": {"uri": "/v2/"}},
+            {"route": V1}])],
+         [_probe(path="/reviews/0?v=1"), _probe(path="/REVIEWS/0"), _probe(path="/x/1?q"), _probe(path="/y/22"),
+          _probe(path="/ratings/0", end_user="jason"), _probe(path="/x/../reviews/%30")]),
+        ("uri-regex-rewrite-and-authority", [_vs("reviews", [
+            {"match": [{"method": {"exact": "GET"}}], "route": V2,
+             "rewrite": {"uriRegexRewrite": {"match": "/([a-z]+)/", "rewrite": "/\\1-x/"},
+                         "authority": "reviews.example:8080"}},
+            {"route": V1, "headers": {"request": {"set": {"host": "h.example"}}}}])],
+         [_probe(path="/reviews/a/0?q=/b/"), _probe(method="HEAD")]),
+        ("header-operations-on-route-and-lone-destination", [_vs("reviews", [{
+            "route": [{"destination": {"host": "reviews", "subset": "v1"},
+                       "headers": {"request": {"set": {"x-op-a": "dest"}, "remove": ["x-op-b"]},
+                                   "response": {"add": {"x-op-resp": "dest"}}}}],
+            "headers": {"request": {"set": {"x-op-b": "route", "x-op-a": "route"}, "add": {"x-op-a": "more"}},
+                        "response": {"remove": ["x-op-resp"], "set": {"x-op-c": "route"}}}}])],
+         [_probe(), _probe(x_op_a="client", x_op_b="client")]),
+        ("header-operations-on-weighted-destination-run-first", [_vs("reviews", [{
+            "route": [{"destination": {"host": "reviews", "subset": "v3"}, "weight": 100,
+                       "headers": {"request": {"set": {"x-op-a": "dest"}, "remove": ["x-op-b"]},
+                                   "response": {"set": {"x-op-resp": "dest"}}}},
+                      {"destination": {"host": "reviews", "subset": "v2"}, "weight": 0}],
+            "headers": {"request": {"set": {"x-op-b": "route"}, "add": {"x-op-a": "more"}},
+                        "response": {"add": {"x-op-resp": "route"}}}}])],
+         [_probe(), _probe(x_op_b="client")]),
+        ("header-operations-with-empty-values", [_vs("reviews", [{
+            "route": V2, "headers": {"request": {"set": {"x-op-a": ""}, "add": {"x-op-b": ""}},
+                                     "response": {"set": {"x-op-resp": ""}}}}])],
+         [_probe(x_op_a="client", x_op_b="client")]),
+        ("mirror-and-mirrors", [_vs("reviews", [
+            {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": V1,
+             "mirrors": [{"destination": {"host": "reviews", "subset": "v3"}},
+                         {"destination": {"host": "reviews", "subset": "v2"}, "percentage": {"value": 100}}]},
+            {"match": [{"headers": {"end-user": {"exact": "bob"}}}], "route": V1,
+             "mirror": {"host": "reviews", "subset": "v1"}, "mirrorPercentage": {"value": 0}},
+            {"route": V2, "mirror": {"host": "reviews"}}])],
+         [_probe(end_user="jason"), _probe(end_user="bob"), _probe()]),
     ]
     return [{"name": "regression-" + name, "service": "reviews", "objects": objects, "probes": probes}
             for name, objects, probes in cases]
@@ -387,7 +533,22 @@ def _delta(before, after):
     return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
 
 
-def send(probe, service, timeout=10.0):
+def _settled_stats(source, before, settle):
+    """The source Envoy's counters once a probe is done; with `settle`, read until two reads agree.
+
+    A mirrored copy is sent beside the request and may be counted after the answer is back.
+    """
+    after = _stats(source)
+    for _read in range(10 if settle else 0):
+        time.sleep(0.02)
+        again = _stats(source)
+        if again == after and _delta(before, again):
+            break
+        after = again
+    return after
+
+
+def send(probe, service, timeout=10.0, settle=False):
     """One request through the source workload's Envoy; what Envoy's stats and the response say happened."""
     source = topology.workload(probe["source"])
     before = _stats(source)
@@ -401,34 +562,52 @@ def send(probe, service, timeout=10.0):
         conn.endheaders()
         resp = conn.getresponse()
         body = resp.read()
-        status, headers = resp.status, {k.lower(): v for k, v in resp.getheaders()}
+        status, pairs = resp.status, resp.getheaders()
     except (OSError, http.client.HTTPException, socket.timeout) as exc:
-        status, headers, body = None, {}, str(exc).encode()
+        status, pairs, body = None, [], str(exc).encode()
     finally:
         conn.close()
     elapsed_ms = (time.monotonic() - started) * 1000
     # Envoy updates counters on its worker thread; the admin thread sees them once the stream is done.
-    delta = _delta(before, _stats(source))
-    return observe(status, headers, body, elapsed_ms, delta, service)
+    delta = _delta(before, _settled_stats(source, before, settle))
+    return observe(status, pairs, body, elapsed_ms, delta, service)
 
 
-def observe(status, headers, body, elapsed_ms, delta, service):
-    """Envoy's own account of one request (stats first; the response for what stats do not carry)."""
-    seen = {"status": status, "elapsed_ms": round(elapsed_ms, 1), "stats": delta, "subset": None, "service": None,
+def observe(status, pairs, body, elapsed_ms, delta, service):
+    """Envoy's own account of one request (stats first; the response for what stats do not carry).
+
+    `pairs` are the response's headers in order, repeated names included.
+    """
+    headers, ops = {}, {}
+    for name, value in pairs:
+        headers.setdefault(name.lower(), value)
+        if name.lower() in RESPONSE_HEADERS:
+            ops[name.lower()] = ops[name.lower()] + "," + value if name.lower() in ops else value
+    try:
+        echoed = json.loads(headers["x-seen-headers"]) if "x-seen-headers" in headers else None
+    except ValueError:
+        echoed = None
+    seen = {"status": status, "elapsed_ms": round(elapsed_ms, 1), "stats": delta, "clusters": [], "service": None,
             "workload": headers.get("x-workload"), "location": headers.get("location"),
-            "body": body.decode("utf-8", "replace")[:200]}
+            "body": body.decode("utf-8", "replace")[:200],
+            "upstream": {"path": headers.get("x-seen-path"), "authority": headers.get("x-seen-authority"),
+                         "headers": echoed},
+            "response_headers": ops}
     http_stats = {}
     for name, value in delta.items():
         m = _CLUSTER_STAT.match(name)
         if m and m.group(2) != service:
             continue  # a call the answering app made on its own (reviews v2/v3 call ratings)
         if m and m.group(3) == "upstream_rq_total":
-            seen["subset"], seen["service"] = m.group(1) or None, m.group(2)
+            # Every request to a cluster of the service: the route's and any mirrored copy.
+            seen["clusters"].extend([m.group(1)] * value)
+            seen["service"] = m.group(2)
         elif m and m.group(3) == "upstream_rq_timeout":
             http_stats["route_timeout"] = value
         m = _HTTP_STAT.match(name)
         if m:
             http_stats[m.group(1)] = value
+    seen["clusters"].sort()
     if http_stats.get("no_route"):
         outcome = "no_route"
     elif http_stats.get("rq_redirect") or (http_stats.get("rq_direct_response") and seen["location"]):
@@ -460,18 +639,29 @@ def simulator_request(probe):
             "source_labels": source.labels(), "source_namespace": NAMESPACE}
 
 
+def _mirror_draws(mirrors):
+    """[(probability, [subsets mirrored])] over every combination of the mirrors firing (each independently)."""
+    draws = [(1.0, [])]
+    for mirror in mirrors:
+        p = mirror["percentage"] / 100
+        draws = [(q * p, hit + [mirror["subset"] or ""]) for q, hit in draws] + \
+            [(q * (1 - p), hit) for q, hit in draws]
+    return [(q, hit) for q, hit in draws if q > 0]
+
+
 def predict(config, probe):
-    """{outcome: probability} over the outcome keys `observe` gives, plus what must hold for each."""
+    """{outcome key: probability}: (outcome, clusters of the service requested, status, delayed).
+
+    The clusters are the route's destination and every mirror that fires, each as its subset ('' for none).
+    """
     simulate, _validate = _simulator()
     try:
         result = simulate.simulate(config["objects"], simulator_request(probe), NAMESPACE)
     except Exception as exc:  # noqa: BLE001 - a simulator that refuses a valid input disagrees with Envoy
-        return {"outcome": "error", "error": str(exc)}, {("simulator error: %s" % exc, None, None, False): 1.0}
+        return {"outcome": "error", "error": str(exc)}, {("simulator error: %s" % exc, (), None, False): 1.0}
     outcomes = {}
     if result["outcome"] in ("no_route", "redirect", "direct_response"):
-        return result, {(result["outcome"], None, result["status"], False): 1.0}
-    if result["outcome"] == "passthrough":
-        return result, {("routed", None, None, False): 1.0}
+        return result, {(result["outcome"], (), result["status"], False): 1.0}
     fault = result["fault"] or {}
     delay = fault.get("delay")
     abort = fault.get("abort")
@@ -481,30 +671,36 @@ def predict(config, probe):
                                               (1 - abort["percentage"] / 100, None)]
     timeout = result["timeout_ms"]
     latency = int(probe["headers"].get("x-test-latency-ms", "0"))
+    answer = int(probe["headers"].get("x-test-status", "200"))
+    # An upstream asked to fail is asked again as often as the route's retry policy says.
+    tries = 1 + (result["retries"]["attempts"] if simulate.retries_answer(result["retries"], answer) else 0)
     for dest in result["destinations"]:
         for pd, delay_ms in delays:
             for pa, abort_status in aborts:
-                p = dest["share"] * pd * pa
-                if p <= 0:
-                    continue
                 if abort_status is not None:
-                    # The fault filter answers; no cluster is chosen.
-                    key = ("abort", None, abort_status, bool(delay_ms))
-                elif timeout is not None and latency >= timeout:
-                    # Envoy starts the route timeout after the fault delay: only the upstream counts.
-                    key = ("route_timeout", dest["subset"], 504, bool(delay_ms))
-                else:
-                    key = ("routed", dest["subset"], None, bool(delay_ms))
-                outcomes[key] = outcomes.get(key, 0) + p
-    return result, outcomes
+                    # The fault filter answers before the router: no cluster, no mirror.
+                    key = ("abort", (), abort_status, bool(delay_ms))
+                    outcomes[key] = outcomes.get(key, 0) + dest["share"] * pd * pa
+                    continue
+                for pm, mirrored in _mirror_draws(result["mirrors"]):
+                    p = dest["share"] * pd * pa * pm
+                    clusters = tuple(sorted([dest["subset"] or ""] * tries + mirrored))
+                    if timeout is not None and latency >= timeout:
+                        # Envoy starts the route timeout after the fault delay: only the upstream counts.
+                        key = ("route_timeout", clusters, 504, bool(delay_ms))
+                    else:
+                        key = ("routed", clusters, None, bool(delay_ms))
+                    outcomes[key] = outcomes.get(key, 0) + p
+    return result, {k: p for k, p in outcomes.items() if p > 0}
 
 
 def observed_key(seen):
     if seen["outcome"] in ("no_route", "redirect", "direct_response", "abort"):
-        return (seen["outcome"], None, seen["status"], seen["delayed"] if seen["outcome"] == "abort" else False)
+        return (seen["outcome"], tuple(seen["clusters"]), seen["status"],
+                seen["delayed"] if seen["outcome"] == "abort" else False)
     if seen["outcome"] == "route_timeout":
-        return ("route_timeout", seen["subset"], 504, seen["delayed"])
-    return (seen["outcome"], seen["subset"], None, seen["delayed"])
+        return ("route_timeout", tuple(seen["clusters"]), 504, seen["delayed"])
+    return (seen["outcome"], tuple(seen["clusters"]), None, seen["delayed"])
 
 
 def compare(predicted, observed):
@@ -528,13 +724,18 @@ def compare(predicted, observed):
 
 
 def _say(key):
-    outcome, subset, status, delayed = key
-    text = outcome + (" " + subset if subset else "") + (" %s" % status if status else "")
+    outcome, clusters, status, delayed = key
+    text = outcome + "".join(" " + (c or "(no subset)") for c in clusters) + (" %s" % status if status else "")
     return text + (" after a delay" if delayed else "")
 
 
 def _say_all(predicted):
     return ", ".join("%s (%.0f%%)" % (_say(k), 100 * p) for k, p in sorted(predicted.items(), key=str))
+
+
+def _has_mirror(config):
+    return any("mirror" in route or "mirrors" in route
+               for obj in config["objects"] for route in obj["spec"].get("http") or [])
 
 
 def run_config(client, config, draws=DRAWS, sync_timeout=10.0):
@@ -555,31 +756,81 @@ def run_config(client, config, draws=DRAWS, sync_timeout=10.0):
         return {"name": config["name"], "push_s": None, "probes": [], "requests": 0, "rejected": rejected}
     report = {"name": config["name"], "push_s": round(push_s, 3), "probes": [], "requests": 0,
               "rejected": rejected}
-    for probe in config["probes"]:
+    settle = _has_mirror(config)
+
+    def run(probe):
         result, predicted = predict(config, probe)
         n = 1 if len(predicted) == 1 else draws
-        seen = [send(probe, config["service"]) for _draw in range(n)]
-        report["requests"] += n
+        seen = [send(probe, config["service"], settle=settle) for _draw in range(n)]
         problems = compare(predicted, [observed_key(s) for s in seen])
         problems.extend(_check_details(result, seen, probe))
-        report["probes"].append({"probe": probe, "predicted": _say_all(predicted), "requests": n,
-                                 "problems": problems, "first": seen[0]})
+        # Every answer is kept, so that another simulator can be judged on this run afterwards (rejudge()).
+        return {"probe": probe, "predicted": _say_all(predicted), "requests": n, "problems": problems,
+                "first": seen[0], "seen": seen[1:]}
+
+    def run_source(source):
+        return [(index, run(probe)) for index, probe in enumerate(config["probes"]) if probe["source"] == source]
+
+    # Each source's probes in turn, the sources side by side: a probe reads only its source Envoy's counters,
+    # and what the apps called meanwhile (reviews v2/v3 call ratings) never counts for the service probed.
+    sources = sorted(set(p["source"] for p in config["probes"]))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(sources)) as pool:
+        done = sorted((item for items in pool.map(run_source, sources) for item in items), key=lambda i: i[0])
+    report["probes"] = [entry for _index, entry in done]
+    report["requests"] = sum(entry["requests"] for entry in report["probes"])
     return report
 
 
 def _check_details(result, seen, probe):
-    """What a deterministic outcome also fixes: the redirect's Location path, the direct response's body."""
+    """What an outcome also fixes: the redirect's Location, the direct response's body, and for a routed
+    request the path, authority and x-op-* headers the upstream received and the x-op-* response headers."""
     problems = []
     first = seen[0]
     if result["outcome"] == "redirect" and first["outcome"] == "redirect":
-        uri = (result["redirect"] or {}).get("uri")
-        if uri and first["location"] and not re.match(r"^[a-z]+://[^/]*%s(\?|$)" % re.escape(uri), first["location"]):
-            problems.append("redirect Location %s, predicted path %s" % (first["location"], uri))
+        if first["location"] != result["location"]:
+            problems.append("redirect Location %s, predicted %s" % (first["location"], result["location"]))
     if result["outcome"] == "direct_response" and first["outcome"] == "direct_response":
         body = ((result["direct_response"] or {}).get("body") or {}).get("string")
         if body is not None and probe["method"] != "HEAD" and first["body"] != body:
             problems.append("direct response body %r, predicted %r" % (first["body"], body))
+    if result["outcome"] in ("routed", "passthrough"):
+        for one in seen:
+            problem = _check_upstream(result, one)
+            if problem and problem not in problems:
+                problems.append(problem)
     return problems
+
+
+def _check_upstream(result, seen):
+    """For an answer from an app: did it get what the simulator says that destination gets?"""
+    if seen["outcome"] != "routed" or not seen["workload"] or seen["upstream"]["headers"] is None:
+        return None
+    version = seen["workload"].rsplit("-", 1)[-1]
+    candidates = [u for u in result.get("upstream") or [] if u["subset"] in (version, None)]
+    if not candidates:
+        return "answered by %s; predicted destinations %s" % (
+            seen["workload"], [u["subset"] for u in result.get("upstream") or []])
+    simulate, _validate = _simulator()
+    said = []
+    for upstream in candidates:
+        predicted = {
+            "path": upstream["path"], "authority": upstream["authority"],
+            "headers": {k: v for k, v in upstream["headers"].items() if k.startswith("x-op-")},
+            "response_headers": {k: ",".join(v) for k, v in simulate.apply_header_operations(
+                {"x-op-resp": ["app"]}, upstream["response_header_operations"]).items() if k in RESPONSE_HEADERS}}
+        observed = {"path": seen["upstream"]["path"], "authority": seen["upstream"]["authority"],
+                    "headers": seen["upstream"]["headers"], "response_headers": seen["response_headers"]}
+        if predicted == observed:
+            return None
+        said.append("%s: predicted %s" % (upstream["subset"], json.dumps(predicted, sort_keys=True)))
+    return "upstream %s got %s; %s" % (seen["workload"], json.dumps(observed, sort_keys=True), "; ".join(said))
+
+
+def rejudge(config, probe_report):
+    """The problems `simulate()` as imported now has with a probe observed earlier (a saved report's entry)."""
+    seen = [probe_report["first"]] + probe_report.get("seen", [])
+    result, predicted = predict(config, probe_report["probe"])
+    return compare(predicted, [observed_key(s) for s in seen]) + _check_details(result, seen, probe_report["probe"])
 
 
 def seed_from_env():

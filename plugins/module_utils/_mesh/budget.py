@@ -76,6 +76,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate imp
     is_list,
     is_mapping,
     objects_of_kind,
+    retries_answer,
     simulate,
 )
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import short_name
@@ -100,9 +101,8 @@ BOOKINFO_GRAPH = {
 
 MAX_DEPTH = 16
 MAX_BRANCHES = 4096
-# Envoy retry policies that cover a per-try timeout, and the ones that cover 502/503/504 answers.
+# Envoy retry policies that cover a per-try timeout (which answers by status: simulate.retries_answer).
 _RETRY_ON_TIMEOUT = frozenset(("5xx", "gateway-error", "reset"))
-_GATEWAY_ERRORS = frozenset((502, 503, 504))
 
 
 # The call graph --------------------------------------------------------------------------------------------
@@ -344,7 +344,6 @@ class _Predictor:
         tries = 1 + (retries.get("attempts") or 0)
         per_try = retries.get("per_try_timeout_ms")
         tokens = set((retries.get("retry_on") or "").split(","))
-        codes = set(int(t) for t in tokens if t.isascii() and t.isdigit())
         results = []
         pending = [(1.0, 0)]
         for number in range(1, tries + 1):
@@ -357,9 +356,7 @@ class _Predictor:
                     else:
                         took, status = reply["ms"], reply["status"]
                         result = "ok" if reply["ok"] else "error"
-                        retriable = not reply["ok"] and (
-                            "5xx" in tokens or status in codes or
-                            (status in _GATEWAY_ERRORS and "gateway-error" in tokens))
+                        retriable = not reply["ok"] and retries_answer(retries, status)
                     total = elapsed + took
                     if timeout_ms is not None and total > timeout_ms:
                         results.append((probability * share, _from_served(reply, timeout_ms, 504, "route_timeout")))

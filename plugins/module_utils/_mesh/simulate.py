@@ -20,7 +20,14 @@
                       "abort": {"http_status" | "grpc_status" | "http2_error", "percentage"}},
      "timeout_ms": int | None, "retries": {"attempts", "per_try_timeout_ms", "retry_on", "default"},
      "status": 404 | None, "redirect": {...} | None, "direct_response": {...} | None,
+     "location": "http://reviews:9080/moved" | None,  # a redirect's Location header
+     "mirrors": [{"host", "fqdn", "subset", "percentage"}],  # copies Envoy sends, the answer ignored
+     "upstream": [{"subset", "path", "authority", "headers", "response_header_operations"}],  # per destination
      "warnings": [str]}
+
+``upstream`` says what each destination receives: the ``:path`` after ``rewrite``, the authority after a
+rewrite or a header operation, every request header after the ``headers`` operations; and the response header
+operations Envoy runs on its answer (``apply_header_operations`` applies them to an answer's headers).
 
 Outcomes: ``passthrough`` when no VirtualService claims the host (the request goes to every endpoint of the
 service: one destination with no subset); ``no_route`` when one does but none of its routes matches (Envoy
@@ -509,6 +516,7 @@ def route_destinations(route, field, vs_namespace):
             raise MeshError("destination.host is required", field=where, value=item)
         port = dest.get("port")
         parsed.append({
+            "index": index,
             "host": dest["host"],
             "fqdn": fqdn(dest["host"], vs_namespace),
             "subset": dest.get("subset"),
@@ -618,12 +626,248 @@ def route_retries(route, field):
     }
 
 
+def route_mirrors(route, field, vs_namespace):
+    """Where Envoy copies a routed request: ``mirror`` and each of ``mirrors``, with the percent mirrored.
+
+    As istiod translates them: ``mirrorPercentage`` (or the deprecated integer ``mirrorPercent``) unset means 100;
+    an explicit 0 means no mirror at all.
+    """
+    found = []
+    candidates = []
+    if route.get("mirror") is not None:
+        if route.get("mirrorPercentage") is not None:
+            holder = route["mirrorPercentage"]
+            percent = holder.get("value", 0) if is_mapping(holder) else holder
+        elif route.get("mirrorPercent") is not None:
+            percent = route["mirrorPercent"]
+        else:
+            percent = 100
+        candidates.append((route["mirror"], percent, field + ".mirror"))
+    mirrors = route.get("mirrors") or []
+    if not is_list(mirrors):
+        raise MeshError("must be a list of mirror policies", field=field + ".mirrors", value=mirrors)
+    for index, policy in enumerate(mirrors):
+        where = "%s.mirrors[%d]" % (field, index)
+        if not is_mapping(policy) or policy.get("destination") is None:
+            continue  # istiod skips a policy without destination
+        holder = policy.get("percentage")
+        percent = 100 if holder is None else (holder.get("value", 0) if is_mapping(holder) else holder)
+        candidates.append((policy["destination"], percent, where + ".destination"))
+    for dest, percent, where in candidates:
+        if not is_mapping(dest) or not _text(dest.get("host")) or not dest.get("host"):
+            raise MeshError("host is required", field=where, value=dest)
+        if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
+            raise MeshError("must be a number from 0 to 100", field=where, value=percent)
+        if percent > 0:
+            found.append({"host": dest["host"], "fqdn": fqdn(dest["host"], vs_namespace),
+                          "subset": dest.get("subset"), "percentage": float(percent)})
+    return found
+
+
+# Header names istiod leaves out of Envoy's header operations: pseudo-headers and Host (the authority is a rewrite).
+def _internal_header(name):
+    return name.startswith(":") or name.lower() == "host"
+
+
+def header_operations(headers, field):
+    """An Istio ``Headers`` block as Envoy gets it: per direction, the removes, then the sets, then the adds.
+
+    Returns ``{"request": [...], "response": [...], "authority": str | None}``; each operation is
+    ``["remove", name]``, ``["set", name, value]`` or ``["add", name, value]``, names lower-cased. istiod sorts
+    set and add by name; a ``:authority`` or ``host`` in the request's set (or else add) becomes the authority.
+    """
+    out = {"request": [], "response": [], "authority": None}
+    if headers is None:
+        return out
+    if not is_mapping(headers):
+        raise MeshError("must be a mapping with request and/or response", field=field, value=headers)
+    for direction in ("request", "response"):
+        part = headers.get(direction) or {}
+        where = "%s.%s" % (field, direction)
+        if not is_mapping(part):
+            raise MeshError("must be a mapping with set, add and/or remove", field=where, value=part)
+        removes = part.get("remove") or []
+        if not is_list(removes) or not all(_text(n) for n in removes):
+            raise MeshError("must be a list of header names", field=where + ".remove", value=removes)
+        ops = [["remove", name.lower()] for name in removes if not _internal_header(name)]
+        authority = {}
+        for action in ("set", "add"):
+            values = _string_map(part.get(action), "%s.%s" % (where, action))
+            for name in sorted(values):
+                if name.lower() in (":authority", "host"):
+                    authority[action] = values[name]
+                if not _internal_header(name):
+                    ops.append([action, name.lower(), values[name]])
+        out[direction] = ops
+        if direction == "request":
+            out["authority"] = authority.get("set", authority.get("add"))
+    return out
+
+
+def apply_header_operations(headers, levels):
+    """Headers (name -> list of values) after Envoy ran ``levels`` of operations, in order.
+
+    Within a level Envoy runs every remove, then every set, then every add, each in order (so an add survives a
+    later set of the same header). A set or add with an empty value does nothing (Envoy skips empty values),
+    so an empty ``set`` keeps what was there.
+    """
+    out = dict((name.lower(), list(values)) for name, values in headers.items())
+    for ops in levels:
+        for action in ("remove", "set", "add"):
+            for op in ops:
+                if op[0] != action:
+                    continue
+                if action == "remove":
+                    out.pop(op[1], None)
+                elif op[2] == "":
+                    continue
+                elif action == "set":
+                    out[op[1]] = [op[2]]
+                else:
+                    out.setdefault(op[1], []).append(op[2])
+    return out
+
+
+def _substitute(regex, substitution, text):
+    """RE2's GlobalReplace as Envoy's regex rewrite uses it: ``\\N`` is group N, ``\\\\`` a backslash."""
+    def expand(match):
+        out, index = [], 0
+        while index < len(substitution):
+            char = substitution[index]
+            nxt = substitution[index + 1:index + 2]
+            if char == "\\" and nxt.isdigit():
+                out.append(match.group(int(nxt)) or "")
+                index += 2
+            elif char == "\\" and nxt == "\\":
+                out.append("\\")
+                index += 2
+            else:
+                out.append(char)
+                index += 1
+        return "".join(out)
+    return regex.sub(expand, text)
+
+
+def upstream_path(route, block, req, field):
+    """The ``:path`` Envoy sends upstream: the normalised path after the route's ``rewrite``, query kept.
+
+    ``rewrite.uri`` is Envoy's prefix rewrite: it replaces what the match consumed, the configured ``prefix`` of a
+    prefix match, the whole path of an exact or regex match, and ``/`` when the block has no ``uri`` (or the
+    route has no match). ``rewrite.uriRegexRewrite`` replaces every match in the path.
+    """
+    full, path = req["uri"], req["path"]
+    rewrite = route.get("rewrite")
+    if not is_mapping(rewrite):
+        return full
+    regex_rewrite = rewrite.get("uriRegexRewrite")
+    if is_mapping(regex_rewrite) and regex_rewrite.get("match"):
+        regex = compile_regex(regex_rewrite["match"], field + ".rewrite.uriRegexRewrite.match")
+        return _substitute(regex, regex_rewrite.get("rewrite") or "", path) + full[len(path):]
+    uri = rewrite.get("uri")
+    if not _text(uri) or not uri:
+        return full
+    kind, value = string_match_kind(block["uri"], field) if is_mapping(block) and "uri" in block else (None, None)
+    if kind == "prefix":
+        return uri + full[len(value):]
+    if kind in ("exact", "regex"):
+        return uri + full[len(path):]
+    return uri + full[1:]
+
+
+def _upstream(result, route, block, req, field):
+    """``result["upstream"]``, one per destination in order: the request as that upstream sees it, and the
+    response header operations as Envoy runs them (a list of levels).
+
+    istiod puts the route's ``headers`` on the route and, for a lone destination, appends the destination's to
+    them (one level); a weighted destination's go on its cluster weight, which Envoy runs before the route's.
+    The authority is ``rewrite.authority``, else the route's headers, else the destination's.
+    """
+    route_ops = header_operations(route.get("headers"), field + ".headers")
+    path = upstream_path(route, block, req, field)
+    sent = dict((name, [value]) for name, value in req["headers"].items() if not name.startswith(":"))
+    rewrite = route.get("rewrite") if is_mapping(route.get("rewrite")) else {}
+    items = route.get("route") or []
+    by_index = dict((d.pop("index"), d) for d in result["destinations"])
+    single = len(items) == 1
+    result["upstream"] = []
+    for index, item in enumerate(items):
+        dest = by_index.get(index)
+        if dest is None:
+            continue
+        dest_ops = header_operations(item.get("headers"), "%s.route[%d].headers" % (field, index))
+        if single:
+            request_levels = [route_ops["request"] + dest_ops["request"]]
+            response_levels = [route_ops["response"] + dest_ops["response"]]
+        else:
+            request_levels = [dest_ops["request"], route_ops["request"]]
+            response_levels = [dest_ops["response"], route_ops["response"]]
+        authority = rewrite.get("authority") or route_ops["authority"] or dest_ops["authority"] or req["authority"]
+        headers = apply_header_operations(sent, request_levels)
+        result["upstream"].append({
+            "subset": dest["subset"], "path": path, "authority": authority,
+            "headers": dict((name, ",".join(values)) for name, values in headers.items()),
+            "response_header_operations": response_levels})
+
+
+def redirect_location(redirect, req):
+    """The ``Location`` Envoy answers a ``redirect`` with, for the request as the matchers read it.
+
+    Scheme: ``scheme``, else the request's (x-forwarded-proto). Port: ``port``, or with ``derivePort:
+    FROM_REQUEST_PORT`` the listener's port (istiod writes it, leaving out 80 for http and 443 for https).
+    Host: ``authority``, else the Host as sent, its port dropped when a port is set or when the scheme changes
+    away from the Host's default port. Path: ``uri`` (the request's query kept unless ``uri`` has one), else the
+    normalised path with its query.
+    """
+    if not is_mapping(redirect):
+        return None
+    scheme = redirect.get("scheme") or req["scheme"]
+    port = redirect.get("port")
+    if port is None and redirect.get("derivePort") == "FROM_REQUEST_PORT":
+        port = req["port"]
+    if (port == 80 and scheme == "http") or (port == 443 and scheme == "https"):
+        port = None
+    suffix = ":%s" % port if port else ""
+    host = redirect.get("authority")
+    if not host:
+        host = req["authority"]
+        head, colon, tail = host.rpartition(":")
+        if colon and not host.endswith("]"):
+            sent_default = (req["scheme"] == "https" and tail == "443") or (req["scheme"] == "http" and tail == "80")
+            if suffix or (scheme != req["scheme"] and sent_default):
+                host = head
+    uri = redirect.get("uri")
+    if uri:
+        query = req["uri"][len(req["path"]):]
+        path = uri if "?" in uri or not query else uri + query
+    else:
+        path = req["uri"]
+    return "%s://%s%s%s" % (scheme, host, suffix, path)
+
+
+# Envoy's retry_on policies that cover an upstream's answer, by status (retriable-status-codes: listed codes).
+_GATEWAY_ERRORS = frozenset((502, 503, 504))
+
+
+def retries_answer(retries, status):
+    """Does Envoy retry an upstream that answered ``status`` under a route_retries() policy?
+
+    ``5xx`` covers every 5xx, ``gateway-error`` 502/503/504, ``retriable-4xx`` 409, and status codes listed in
+    ``retryOn`` (istiod moves them to ``retriable_status_codes``) themselves. Istio's default policy lists no code.
+    """
+    if not retries or not retries.get("attempts"):
+        return False
+    tokens = set((retries.get("retry_on") or "").split(","))
+    codes = set(int(t) for t in tokens if t.isascii() and t.isdigit())
+    return status in codes or ("5xx" in tokens and 500 <= status < 600) or \
+        ("gateway-error" in tokens and status in _GATEWAY_ERRORS) or ("retriable-4xx" in tokens and status == 409)
+
+
 def _result(host):
     return {
         "host": host, "virtual_service": None, "namespace": None, "outcome": "passthrough", "matched": False,
         "route_index": None, "route_name": None, "match_index": None, "destinations": [], "fault": None,
         "timeout_ms": None, "retries": None, "status": None, "redirect": None, "direct_response": None,
-        "warnings": [],
+        "location": None, "mirrors": [], "upstream": [], "warnings": [],
     }
 
 
@@ -677,8 +921,9 @@ def simulate(virtual_services, request, namespace="default"):
                                       % ref(chosen, namespace))
             chosen = None
     if chosen is None:
-        result["destinations"] = [{"host": request["host"].split(":")[0], "fqdn": req["host"], "subset": None,
-                                   "port": req["port"], "weight": 100, "share": 1.0}]
+        result["destinations"] = [{"index": 0, "host": request["host"].split(":")[0], "fqdn": req["host"],
+                                   "subset": None, "port": req["port"], "weight": 100, "share": 1.0}]
+        _upstream(result, {"route": [{}]}, None, req, "")
         result["retries"] = route_retries({}, "")
         return result
 
@@ -697,6 +942,11 @@ def simulate(virtual_services, request, namespace="default"):
         result.update(matched=True, route_index=index, route_name=route.get("name"),
                       match_index=None if hit < 0 else hit)
         _apply_action(result, route, field, vs_ns)
+        if result["outcome"] == "routed":
+            block = route["match"][hit] if hit >= 0 else None
+            _upstream(result, route, block, req, field)
+        elif result["outcome"] == "redirect":
+            result["location"] = redirect_location(result["redirect"], req)
         return result
     result["outcome"] = "no_route"
     result["status"] = 404
@@ -718,6 +968,7 @@ def _apply_action(result, route, field, vs_ns):
         return
     result["outcome"] = "routed"
     result["destinations"] = route_destinations(route, field, vs_ns)
+    result["mirrors"] = route_mirrors(route, field, vs_ns)
     result["fault"] = route_fault(route, field, result["warnings"])
     timeout = route.get("timeout")
     result["timeout_ms"] = duration_ms(timeout, field + ".timeout") if timeout is not None else None

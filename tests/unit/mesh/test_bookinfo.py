@@ -128,3 +128,9 @@ def test_bad_sign_in_is_refused_and_sets_nothing(productpage):
     assert status == 400 and cookies == []
     status, _location, cookies = _request(productpage, "POST", "/login", body="x" * (bookinfo.MAX_FORM_BYTES + 1))
     assert status == 413 and cookies == []
+
+
+def test_asked_status_is_a_status_code_or_nothing():
+    assert bookinfo.asked_status({"x-test-status": "503"}) == 503
+    for text in ("", "99", "600", "5O3", "\u0665\u0660\u0663"):
+        assert bookinfo.asked_status({"x-test-status": text}) is None

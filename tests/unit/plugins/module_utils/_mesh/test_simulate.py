@@ -346,3 +346,142 @@ def test_a_route_after_a_catch_all_never_changes_any_outcome(before, after, extr
             for method in ("GET", "POST"):
                 request = {"host": "reviews", "user": user, "uri": path, "method": method}
                 assert simulate([vs(http=changed)], request) == simulate([vs(http=http)], request)
+
+
+# --- what reaches the upstream: rewrite, header operations, mirrors ---------------------------------------------
+
+
+def _routed(route, **request):
+    request.setdefault("host", "reviews:9080")
+    return simulate([vs(http=[route])], request)
+
+
+def test_rewrite_uri_replaces_the_prefix_the_match_consumed_and_keeps_the_query():
+    route = {"match": [{"uri": {"prefix": "/rev"}}], "route": [to("v1")], "rewrite": {"uri": "/new"}}
+    assert _routed(route, uri="/reviews/0?x=1")["upstream"][0]["path"] == "/newiews/0?x=1"
+
+
+def test_rewrite_uri_replaces_the_whole_path_of_an_exact_or_regex_match():
+    for match in ({"exact": "/reviews/0"}, {"regex": "/reviews/[0-9]"}):
+        route = {"match": [{"uri": match}], "route": [to("v1")], "rewrite": {"uri": "/ratings/1"}}
+        assert _routed(route, uri="/reviews/0?v=2")["upstream"][0]["path"] == "/ratings/1?v=2"
+
+
+def test_rewrite_uri_without_uri_match_replaces_the_leading_slash():
+    route = {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": [to("v1")],
+             "rewrite": {"uri": "/v2/"}}
+    assert _routed(route, uri="/reviews/0", user="jason")["upstream"][0]["path"] == "/v2/reviews/0"
+    assert _routed({"route": [to("v1")], "rewrite": {"uri": "/x"}}, uri="/a")["upstream"][0]["path"] == "/xa"
+
+
+def test_rewrite_uri_sees_the_normalised_path():
+    route = {"match": [{"uri": {"prefix": "/reviews/"}}], "route": [to("v1")], "rewrite": {"uri": "/r/"}}
+    assert _routed(route, uri="/x/../reviews/%30")["upstream"][0]["path"] == "/r/0"
+
+
+def test_uri_regex_rewrite_replaces_every_match_with_groups():
+    route = {"route": [to("v1")], "rewrite": {"uriRegexRewrite": {"match": "/([a-z]+)/", "rewrite": "/\\1-x/"}}}
+    assert _routed(route, uri="/reviews/0?q=/a/")["upstream"][0]["path"] == "/reviews-x/0?q=/a/"
+
+
+def test_authority_rewrite_wins_over_header_operations_and_passes_through_otherwise():
+    route = {"route": [to("v1")], "rewrite": {"authority": "r.example"},
+             "headers": {"request": {"set": {":authority": "other"}}}}
+    assert _routed(route)["upstream"][0]["authority"] == "r.example"
+    route = {"route": [to("v1")], "headers": {"request": {"set": {"host": "h.example"}}}}
+    assert _routed(route)["upstream"][0]["authority"] == "h.example"
+    assert _routed({"route": [to("v1")]}, host="reviews")["upstream"][0]["authority"] == "reviews"
+
+
+def test_request_header_operations_remove_first_then_set_then_add():
+    route = {"route": [to("v1")], "headers": {"request": {
+        "set": {"x-a": "set", "x-empty": ""}, "add": {"x-b": "added", "x-a": "more"}, "remove": ["x-c", "x-a"]}}}
+    headers = _routed(route, headers={"x-a": "client", "x-b": "client", "x-c": "client",
+                                      "x-empty": "kept"})["upstream"][0]["headers"]
+    assert headers["x-a"] == "set,more" and headers["x-b"] == "client,added" and "x-c" not in headers
+    # An add listed before a set of the same header still comes after it.
+    route = {"route": [to("v1")], "headers": {"request": {"add": {"x-a": "added"}}}}
+    route["route"][0]["headers"] = {"request": {"set": {"x-a": "dest"}}}
+    assert _routed(route, headers={"x-a": "client"})["upstream"][0]["headers"]["x-a"] == "dest,added"
+    assert headers["x-empty"] == "kept"  # Envoy skips an empty value
+
+
+def test_lone_destination_headers_join_the_route_level_weighted_ones_run_first():
+    # As a static Envoy 1.40 did with the config istiod generates: within a level removes, sets, then adds.
+    dest_ops = {"request": {"set": {"x-a": "dest"}, "remove": ["x-b"]}}
+    route_ops = {"request": {"set": {"x-a": "route", "x-b": "route"}, "add": {"x-a": "more"}}}
+    single = {"route": [dict(to("v1"), headers=dest_ops)], "headers": route_ops}
+    headers = _routed(single)["upstream"][0]["headers"]
+    assert headers["x-a"] == "dest,more" and headers["x-b"] == "route"
+    weighted = {"route": [dict(to("v1", weight=50), headers=dest_ops), to("v3", weight=50)], "headers": route_ops}
+    upstream = _routed(weighted)["upstream"]
+    assert [u["subset"] for u in upstream] == ["v1", "v3"]
+    assert upstream[0]["headers"]["x-a"] == "route,more" and upstream[0]["headers"]["x-b"] == "route"
+    assert upstream[1]["headers"]["x-a"] == "route,more"
+
+
+def test_response_header_operations_apply_to_the_answer():
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import apply_header_operations
+    response = {"add": {"x-r": "envoy"}, "remove": ["x-gone"], "set": {"X-New": "1"}}
+    route = {"route": [to("v1")], "headers": {"response": response}}
+    levels = _routed(route)["upstream"][0]["response_header_operations"]
+    answer = apply_header_operations({"x-r": ["app"], "x-gone": ["1"]}, levels)
+    assert answer == {"x-r": ["app", "envoy"], "x-new": ["1"]}
+
+
+def test_zero_weight_destinations_have_no_upstream():
+    route = {"route": [to("v1", weight=0), to("v3", weight=10)]}
+    assert [u["subset"] for u in _routed(route)["upstream"]] == ["v3"]
+
+
+def test_mirrors_with_their_percentages():
+    route = {"route": [to("v1")], "mirror": {"host": "reviews", "subset": "v2"},
+             "mirrors": [{"destination": {"host": "reviews", "subset": "v3"}, "percentage": {"value": 25}},
+                         {"destination": {"host": "ratings"}, "percentage": {"value": 0}}]}
+    assert [(m["subset"], m["percentage"]) for m in _routed(route)["mirrors"]] == [("v2", 100.0), ("v3", 25.0)]
+    route = {"route": [to("v1")], "mirror": {"host": "reviews"}, "mirrorPercentage": {"value": 0}}
+    assert _routed(route)["mirrors"] == []
+    route = {"route": [to("v1")], "mirror": {"host": "reviews"}, "mirrorPercent": 40}
+    assert _routed(route)["mirrors"][0]["percentage"] == 40.0
+
+
+def test_mirror_without_host_is_bad_input():
+    with pytest.raises(MeshError, match="host is required"):
+        _routed({"route": [to("v1")], "mirror": {"subset": "v2"}})
+
+
+def test_retries_answer_follows_envoys_retry_on_policies():
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import retries_answer
+    policy = {"attempts": 2, "retry_on": "gateway-error,409"}
+    assert [s for s in (500, 502, 503, 504, 409, 404) if retries_answer(policy, s)] == [502, 503, 504, 409]
+    assert retries_answer({"attempts": 1, "retry_on": "5xx"}, 500)
+    assert not retries_answer({"attempts": 0, "retry_on": None}, 500)
+    assert retries_answer({"attempts": 1, "retry_on": "retriable-4xx"}, 409)
+    default = _routed({"route": [to("v1")]})["retries"]
+    assert not any(retries_answer(default, s) for s in (500, 503, 409))
+
+
+def _location(redirect, **request):
+    request.setdefault("host", "reviews:9080")
+    route = {"match": [{"uri": {"prefix": "/"}}], "redirect": redirect}
+    result = _routed(route, **request)
+    assert result["outcome"] == "redirect"
+    return result["location"]
+
+
+def test_redirect_location_keeps_what_the_redirect_does_not_set():
+    assert _location({"uri": "/moved"}, uri="/reviews/0?v=1") == "http://reviews:9080/moved?v=1"
+    assert _location({"uri": "/moved?x=2"}, uri="/reviews/0?v=1") == "http://reviews:9080/moved?x=2"
+    assert _location({"authority": "elsewhere"}, uri="/x/../reviews/0") == "http://elsewhere/reviews/0"
+    assert _location({"uri": "/m"}, host="reviews") == "http://reviews/m"
+
+
+def test_redirect_location_port_and_scheme_as_istiod_and_envoy_write_them():
+    assert _location({"port": 8080}) == "http://reviews:8080/"
+    # istiod drops port 80 for http: Envoy then has no port to set and keeps the Host's own.
+    assert _location({"port": 80}) == "http://reviews:9080/"
+    assert _location({"derivePort": "FROM_REQUEST_PORT"}) == "http://reviews:9080/"
+    assert _location({"derivePort": "FROM_PROTOCOL_DEFAULT"}) == "http://reviews:9080/"
+    assert _location({"scheme": "https"}) == "https://reviews:9080/"
+    assert _location({"scheme": "https"}, host="reviews:80") == "https://reviews/"
+    assert _location({"scheme": "https", "port": 443, "authority": "a.example"}) == "https://a.example/"
