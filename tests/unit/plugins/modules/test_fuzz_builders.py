@@ -187,8 +187,8 @@ def test_http_route_build_route(params, follow_default):
           "subset": None, "allow_unscoped_fault": False, "percentage_threshold": float("nan"),
           "expires_in": None, "expires_at": None})
 def test_fault_injection_build_fault_route(params):
-    route = accepts(fault_injection.build_fault_route, params)
-    if route is not None and not params["allow_unscoped_fault"]:
+    result = accepts(fault_injection.build_fault_route, params)
+    if result is not None and not result[1] and not params["allow_unscoped_fault"]:
         assert params["user"], "a fault without a user needs allow_unscoped_fault"
     now = datetime.datetime(2026, 8, 1, tzinfo=datetime.timezone.utc)
     expires = accepts(expiry.expiry_from_params, params, now)

@@ -81,7 +81,8 @@ def test_relative_weights_are_refused_for_istio_before_1_15_with_the_version_nam
     build_http_route(params)
     with pytest.raises(MeshError) as caught:
         build_http_route(params, legacy_weights=True)
-    assert "spec.http[beta].route[0].weight: must be an integer from 0 to 100 before Istio 1.15" in caught.value.msg
+    assert "spec.http[0].route[0].weight: must be an integer from 0 to 100 before Istio 1.15" in caught.value.msg
+    assert "(route 'beta' is not in the VirtualService yet)" in caught.value.msg
 
 
 def test_problems_name_the_route_by_its_index_once_placed():
