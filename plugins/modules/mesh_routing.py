@@ -160,6 +160,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry impor
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import (
     check_unique, plan_objects, plan_service, want_destination_rule, want_virtual_service)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import check_namespace
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     legacy_weights_for, validate_cross_refs, validate_destination_rule, validate_virtual_service)
 
@@ -257,7 +258,13 @@ def run(mesh):
     live_services = dict((o["metadata"]["name"], o) for o in listed_services)
     wanted_rules, wanted_services = plan_objects(plans, live_rules, live_services, rules.api_version, namespace, now)
     if params["check_subsets"]:
-        check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace)
+        try:
+            check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace)
+        except MeshError:
+            if not listed_rules and not listed_services:
+                # An empty namespace may be one that does not exist: that, not a missing subset, is the cause.
+                check_namespace(mesh, namespace)
+            raise
     istio_warnings(mesh, namespace, wanted_rules, wanted_services)
     findings, objects = analysis(mesh, namespace, listed_rules + listed_services,
                                  list(wanted_rules.values()) + list(wanted_services.values()))

@@ -146,6 +146,8 @@ def test_relative_weights_are_written_where_istio_takes_them(cluster, namespace)
     ("virtual_service", {"name": "reviews", "hosts": ["reviews"], "http": [{"route": [
         {"destination": {"host": "reviews", "subset": "v1"}, "weight": 101},
         {"destination": {"host": "reviews", "subset": "v3"}, "weight": 20}]}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": RELATIVE}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 50, "v3": 50}, "relative_weights": True}]}),
 ])
 def test_istio_before_1_15_gets_no_relative_weights_from_any_module(old_cluster, module, args):
     namespace = old_cluster.new_namespace("w")
@@ -178,6 +180,8 @@ def test_cookie_match_is_written_for_browsers_and_08_only_on_request(cluster, na
     ("traffic_shift", {"host": "reviews", "weights": {"v1": 100}}),
     ("virtual_service", {"name": "reviews", "hosts": ["reviews"],
                          "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 100},
+                                    "routes": [{"name": "user-override", "user": "jason", "subset": "v2"}]}]}),
 ])
 def test_a_missing_namespace_is_reported_as_such(cluster, module, args):
     res = _run(cluster, module, dict(args, namespace="no-such-ns-c0mp"))

@@ -205,3 +205,21 @@ def test_whatever_the_documented_variables_say_the_written_objects_pass_the_anal
     for given_vars in EXAMPLES.get(role, []):
         check = example(given_vars)(check)
     check()
+
+
+SCENARIOS = ["all_v1", "user_v2", "fault_delay", "fault_abort", "shift_50_v3"]
+
+
+@pytest.mark.parametrize("role", SCENARIOS)
+def test_each_scenario_role_documents_every_variable_that_changes_its_outcome(role):
+    """Its argument spec lists its defaults and each servicemesh_* variable it does not set itself; its README
+    names every option of the argument spec."""
+    options = _options(role)
+    own = set(_load("roles", role, "defaults", "main.yml") or {})
+    set_by_tasks = set(_task_vars(_load("roles", role, "tasks", "main.yml"), {}))
+    shared = set(FILTER_ARGS) - set_by_tasks
+    missing = sorted((own | shared) - set(options))
+    assert missing == [], "%s: not in meta/argument_specs.yml: %s" % (role, missing)
+    with open(os.path.join(ROOT, "roles", role, "README.md")) as handle:
+        readme = handle.read()
+    assert [name for name in options if name not in readme] == []
