@@ -88,6 +88,8 @@ def plan_service(service, index, allow_unscoped=None, now=None, api_version=None
         plan["subsets"] = built
     relative = service["relative_weights"]
     if api_version is not None:
+        # Given as the objects' apiVersion (networking.istio.io/v1) or as the served version alone (v1).
+        api_version = api_version.rsplit("/", 1)[-1]
         if legacy_weights_for(api_version) and relative:
             raise MeshError("relative weights need Istio 1.15 or later (networking.istio.io v1beta1 or v1 "
                             "served); this Istio serves only %s" % api_version,

@@ -112,3 +112,13 @@ def test_option_problems_of_a_service_name_the_whole_option_path():
     with pytest.raises(MeshError) as caught:
         plan_service({"host": "reviews", "routes": [{"name": "r", "headers": {"x": {"glob": "a"}}}]}, 3)
     assert [p.field for p in caught.value.problems] == ["services[3].routes[0].headers.x"]
+
+
+@pytest.mark.parametrize("api_version", ["v1alpha3", "networking.istio.io/v1alpha3"])
+def test_istio_before_1_15_gets_weights_summing_to_100_however_its_version_is_given(api_version):
+    with pytest.raises(MeshError) as caught:
+        plan_service({"host": "reviews", "weights": {"v1": 101, "v3": 20}}, 0, api_version=api_version)
+    assert "Istio before 1.15" in caught.value.msg
+    relative = plan_service({"host": "reviews", "weights": {"v1": 101, "v3": 20}}, 0,
+                            api_version=api_version.replace("v1alpha3", "v1"))
+    assert [d["weight"] for d in relative["destinations"]] == [101, 20]
