@@ -114,7 +114,7 @@ result:
 """
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import Problems, TaskWarnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
     merge_metadata, new_object, subsets_from_param)
@@ -141,8 +141,8 @@ def wanted_spec(params, namespace=None, warn=None):
         spec["exportTo"] = params["export_to"]
     validate_destination_rule(spec, path="spec", problems=problems, namespace=namespace)
     problems.raise_if_any()
-    for warning in problems.warnings if warn else ():
-        warn(str(warning))
+    if warn:
+        TaskWarnings(warn).add(problems)
     return spec
 
 

@@ -74,9 +74,10 @@ api_version:
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import strip
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import converge
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import task_warnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import PREFIX, expiries, parse_time, utcnow
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import has_fault, remove_fault
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import has_fault, istio_warnings, remove_fault
 
 
 def sort_out(obj, now):
@@ -114,6 +115,7 @@ def without(obj, entries):
 def expire(mesh, resources, namespace, live, now):
     """Remove the expired and stale fault routes of one VirtualService; returns (outcome, what was removed)."""
     done = {"expired": [], "stale": []}
+    warnings = task_warnings(mesh)
 
     def change(current):
         # Decided again on what is read now: after a conflict the fault may have been changed meanwhile.
@@ -122,7 +124,9 @@ def expire(mesh, resources, namespace, live, now):
             return None
         expired, stale = sort_out(current, now)[:2]
         done.update(expired=expired, stale=stale)
-        return without(current, expired + stale)
+        wanted = without(current, expired + stale)
+        istio_warnings(wanted["spec"], warnings, resources.version, namespace)
+        return wanted
 
     outcome = converge(resources, namespace, live["metadata"]["name"], change, check_mode=mesh.check_mode, live=live)
     return outcome, done

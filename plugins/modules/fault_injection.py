@@ -170,9 +170,9 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry impor
     annotation_key, expiry_from_params, format_time, parse_time, utcnow)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    USER_MATCH_CHOICES, build_destinations, build_fault, build_match, check_route, converge_http, default_route_index,
-    fill_from_default, find_route, has_fault, place_route, put_default_fault, remove_fault, remove_route,
-    take_default_fault)
+    USER_MATCH_CHOICES, at_index, build_destinations, build_fault, build_match, check_route, converge_http,
+    default_route_index, fill_from_default, find_route, has_fault, intended_index, place_route, put_default_fault,
+    remove_fault, remove_route, take_default_fault)
 
 PERCENT_OPTIONS = dict(percentage=dict(type="float"), percent=dict(type="int"))
 
@@ -194,10 +194,10 @@ def check_guardrails(params, fault, problems):
 
 
 def build_fault_route(params):
-    """The fault route without its destinations (they come from the live default route).
+    """The fault route without its destinations (they come from the live default route), and what is wrong with it.
 
     A fault without match conditions has no route of its own: it goes on the default route (`place_fault`), and
-    the returned route has no ``match``.
+    the returned route has no ``match``. The problems are raised once the route's index is known (`at_index`).
     """
     problems = Problems()
     if not params["delay"] and not params["abort"]:
@@ -217,8 +217,7 @@ def build_fault_route(params):
         # Checked as the default route it will be part of.
         probe["match"] = [{"uri": {"prefix": "/"}}]
     check_route(probe, params["host"], problems)
-    problems.raise_if_any()
-    return route
+    return route, problems
 
 
 def place_fault(params, route, http, annotations):
@@ -271,7 +270,7 @@ def set_expiry(annotations, key, expires, keep_current, now):
 def run(mesh):
     params = mesh.params
     present = params["state"] == "present"
-    route = build_fault_route(params) if present else None
+    route, problems = build_fault_route(params) if present else (None, None)
     now = utcnow()
     expires = expiry_from_params(params, now) if present else None
     key = expiry_key(params, expires)
@@ -285,12 +284,26 @@ def run(mesh):
             metadata["annotations"] = annotations
             return http
         before = fault_of(http, annotations)
-        result = place_fault(params, route, http, annotations)
+        try:
+            result = place_fault(params, route, http, annotations)
+        except MeshError:
+            # Bad input is the cause to report, at the index the fault would have had.
+            at_index(problems, params["name"], fault_index(http, "match" in route),
+                     placed=False).raise_if_any()
+            raise
+        at_index(problems, params["name"], fault_index(result, "match" in route)).raise_if_any()
         # expires_in counts from when this fault was injected: the same fault, re-applied, keeps its expiry.
         unchanged = before is not None and before == fault_of(result, annotations)
         set_expiry(annotations, key, expires, params["expires_in"] is not None and unchanged, now)
         metadata["annotations"] = annotations
         return result
+
+    def fault_index(http, scoped):
+        """The index of the route that carries (or would carry) this fault."""
+        if scoped:
+            return intended_index(http, params["name"])
+        index = default_route_index(http)
+        return len(http) if index is None else index
 
     def fault_of(http, annotations):
         """The route that carries this fault, or None."""

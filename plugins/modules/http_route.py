@@ -201,7 +201,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
     ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, at_index, build_http_route, converge_http, find_route,
-    place_route, remove_route)
+    intended_index, place_route, remove_route)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import legacy_weights_for
 
 
@@ -224,7 +224,8 @@ def run(mesh):
             http, position = place_route(http, route, params["before"], params["after"])
         except MeshError:
             # A bad match can make the route look like a catch-all: the bad input is the cause to report.
-            problems.raise_if_any()
+            where = intended_index(http, params["name"], params["before"], params["after"])
+            at_index(problems, params["name"], where, placed=False).raise_if_any()
             raise
         # Problems are reported once the route's place is known, so they name it as spec.http[<index>].
         at_index(problems, params["name"], position).raise_if_any()

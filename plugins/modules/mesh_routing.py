@@ -155,12 +155,14 @@ requests:
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.analyze import analyze, apply_proposed
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.batch import Write, write_batch
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, task_warnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import utcnow
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import (
     check_unique, plan_objects, plan_service, want_destination_rule, want_virtual_service)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import validate_cross_refs
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import check_namespace
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
+    legacy_weights_for, validate_cross_refs, validate_destination_rule, validate_virtual_service)
 
 SEVERITIES = ("error", "warning", "info")
 # What a prediction returns per user; the full trace stays with the predict_outcome filter.
@@ -170,12 +172,30 @@ PREDICTION_KEYS = ("outcome", "stars", "latency_s", "mean_latency_s", "determini
 
 def check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace):
     rule_specs = [o["spec"] for name, o in dict(live_rules, **wanted_rules).items() if o]
-    problems = Problems()
+    found, texts = [], []
     for host, obj in wanted_services.items():
         if obj is not None and not same(live_services.get(host), obj):
-            validate_cross_refs(obj["spec"], rule_specs, path="VirtualService %s spec" % host,
-                                namespace=namespace, problems=problems)
-    problems.raise_if_any()
+            problems = validate_cross_refs(obj["spec"], rule_specs, path="spec", namespace=namespace)
+            found.extend(problems.items)
+            texts.extend("VirtualService %s %s" % (host, p) for p in problems.items)
+    if found:
+        raise MeshError("; ".join(texts), problems=found)
+
+
+def istio_warnings(mesh, namespace, wanted_rules, wanted_services):
+    """What Istio warns about in the objects as this task wants them: task warnings, each once."""
+    warnings = task_warnings(mesh)
+    legacy = legacy_weights_for(mesh.api_version)
+    for kind, wanted in (("DestinationRule", wanted_rules), ("VirtualService", wanted_services)):
+        for host, obj in sorted(wanted.items()):
+            if obj is None:
+                continue
+            if kind == "DestinationRule":
+                found = validate_destination_rule(obj.get("spec") or {}, path="spec", namespace=namespace)
+            else:
+                found = validate_virtual_service(obj.get("spec") or {}, path="spec", namespace=namespace,
+                                                 legacy_weights=legacy)
+            warnings.add(found, "%s %s/%s" % (kind, namespace, obj["metadata"]["name"]))
 
 
 def with_kind(objects, kind):
@@ -238,7 +258,14 @@ def run(mesh):
     live_services = dict((o["metadata"]["name"], o) for o in listed_services)
     wanted_rules, wanted_services = plan_objects(plans, live_rules, live_services, rules.api_version, namespace, now)
     if params["check_subsets"]:
-        check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace)
+        try:
+            check_subsets(live_rules, wanted_rules, live_services, wanted_services, namespace)
+        except MeshError:
+            if not listed_rules and not listed_services:
+                # An empty namespace may be one that does not exist: that, not a missing subset, is the cause.
+                check_namespace(mesh, namespace)
+            raise
+    istio_warnings(mesh, namespace, wanted_rules, wanted_services)
     findings, objects = analysis(mesh, namespace, listed_rules + listed_services,
                                  list(wanted_rules.values()) + list(wanted_services.values()))
 

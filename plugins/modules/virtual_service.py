@@ -146,7 +146,7 @@ import json
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import (
     PREVIOUS_SPEC, annotations_of, converge)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, task_warnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import (
     merge_metadata, new_object, translate_legacy_fault)
@@ -228,7 +228,7 @@ def run(mesh):
         validate_virtual_service(dict(placeholders, **given), path="spec", legacy_weights=True).raise_if_any()
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if params["check_subsets"] else None
-    warned = set()
+    warnings = task_warnings(mesh)
 
     def change(live):
         if not present:
@@ -237,10 +237,7 @@ def run(mesh):
         obj.setdefault("spec", {}).update(given)
         problems = validate_virtual_service(obj["spec"], path="spec", namespace=namespace)
         problems.raise_if_any()
-        for warning in problems.warnings:  # what Istio accepts but warns about: a task warning, once
-            if str(warning) not in warned:
-                warned.add(str(warning))
-                mesh.module.warn(str(warning))
+        warnings.add(problems)
         return merge_metadata(obj, params["labels"], params["annotations"])
 
     def checked_change(live):

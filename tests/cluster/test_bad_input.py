@@ -4,11 +4,23 @@ Each case runs a module against a namespace holding BookInfo's reviews and ratin
 names the field (and the value given), and that no object's resourceVersion moved.
 """
 
+import re
+
 import pytest
 
 from ansible_run import run_module
 
 M = "ack.servicemesh."
+
+# One form for a problem's field: spec.<Istio path> or a module option's path; routes and services indexed by number
+# (a route is never named by its name, an object never prefixed to the path).
+ONE_FORM = re.compile(r"^(spec|[a-z][a-z_]*)([.\[]|$)")
+LISTS_BY_NAME = re.compile(r"^spec\.(http|tcp|tls)\[(?!\d+\])|^services\[(?!\d+\])|^services\[\d+\]\.routes\[(?!\d+\])")
+
+
+def one_form(field):
+    return field is None or (bool(ONE_FORM.match(field)) and not LISTS_BY_NAME.search(field))
+
 
 CASES = [
     ("traffic_shift", {"host": "reviews", "weights": {"v1": -5, "v3": 105}}, ["weights.v1", "-5"]),
@@ -114,6 +126,14 @@ CASES = [
      ["services[0].routes[0].user", "allow_unscoped_fault"]),
     ("mesh_routing", {"services": [{"host": "reviews", "routes": [{"name": "r", "colour": "blue"}]}]},
      ["services[0].routes[0]", "colour"]),
+    # Istio's rules name a route by the index it gets: above ratings' default route (spec.http[0]) ...
+    ("fault_injection", {"host": "ratings", "user": "jason", "delay": {"fixed_delay": "0s"}},
+     ["spec.http[0].fault.delay.fixedDelay: must be at least 1ms (got '0s')"]),
+    ("fault_injection", {"host": "ratings", "allow_unscoped_fault": True, "delay": {"fixed_delay": "0s"}},
+     ["spec.http[0].fault.delay.fixedDelay"]),
+    ("mesh_routing", {"services": [{"host": "reviews", "routes": [
+        {"name": "r", "user": "jason", "subset": "v2", "timeout": "0s"}]}]},
+     ["services[0].routes[0] (VirtualService reviews): spec.http[0].timeout: must be at least 1ms"]),
     # fault_expiry
     ("fault_expiry", {"api_version": "v2"}, ["api_version", "v2"]),
 ]
@@ -139,6 +159,8 @@ def test_bad_input_names_field_and_value_and_writes_nothing(cluster, bookinfo, m
     assert res.get("failed"), res
     for word in words:
         assert word in res["msg"], res["msg"]
+    for problem in res.get("problems") or []:
+        assert one_form(problem["field"]), problem
     assert cluster.versions(bookinfo) == before
 
 

@@ -9,6 +9,7 @@ from lifecycle import check_apply_reapply
 
 MOD = "ack.servicemesh."
 DEFAULT_ROUTE_FAULT = "servicemesh.ack.io/default-route-fault"
+EXPIRES = "servicemesh.ack.io/fault-expires."
 DELAY = {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}}
 
 
@@ -145,6 +146,8 @@ def test_relative_weights_are_written_where_istio_takes_them(cluster, namespace)
     ("virtual_service", {"name": "reviews", "hosts": ["reviews"], "http": [{"route": [
         {"destination": {"host": "reviews", "subset": "v1"}, "weight": 101},
         {"destination": {"host": "reviews", "subset": "v3"}, "weight": 20}]}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": RELATIVE}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 50, "v3": 50}, "relative_weights": True}]}),
 ])
 def test_istio_before_1_15_gets_no_relative_weights_from_any_module(old_cluster, module, args):
     namespace = old_cluster.new_namespace("w")
@@ -177,6 +180,8 @@ def test_cookie_match_is_written_for_browsers_and_08_only_on_request(cluster, na
     ("traffic_shift", {"host": "reviews", "weights": {"v1": 100}}),
     ("virtual_service", {"name": "reviews", "hosts": ["reviews"],
                          "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 100},
+                                    "routes": [{"name": "user-override", "user": "jason", "subset": "v2"}]}]}),
 ])
 def test_a_missing_namespace_is_reported_as_such(cluster, module, args):
     res = _run(cluster, module, dict(args, namespace="no-such-ns-c0mp"))
@@ -209,3 +214,98 @@ def test_user_v2_sends_everyone_else_where_one_variable_says(cluster):
     for other in ("productpage", "ratings", "details"):
         assert _vs(cluster, namespace, other)["spec"]["http"][0]["route"][0]["destination"]["subset"] == "v1"
     assert _play("user-v2", namespace, cluster.kubeconfig, user_v2_others_subset="v3").changed == 0
+
+
+# 2. The all-users fault through the roles, and its expiry ------------------------------------------------------
+
+FAULTS = {"fault-delay": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}},
+          "fault-abort": {"abort": {"httpStatus": 500, "percentage": {"value": 100}}}}
+
+
+def _findings(cluster, namespace):
+    analysis = _run(cluster, "mesh_analyze", {"namespace": namespace, "fail_on": "never"})
+    return [(f["code"], f["object"], f["field"]) for f in analysis["findings"] if f["severity"] != "info"]
+
+
+@pytest.mark.parametrize("scenario", ["fault-delay", "fault-abort"])
+def test_an_all_users_fault_through_the_role_is_on_the_default_route_and_reset_restores_it_exactly(cluster,
+                                                                                                   scenario):
+    namespace = cluster.new_namespace("allusers")
+    assert not _play("all-v1", namespace, cluster.kubeconfig).failed
+    before = _vs(cluster, namespace, "ratings")["spec"]
+    assert [r.get("match") for r in before["http"]] == [None]
+    variables = {scenario.replace("-", "_") + "_all_users": True}
+    result = _play(scenario, namespace, cluster.kubeconfig, **variables)
+    assert not result.failed, result.proc.stdout[-3000:]
+    live = _vs(cluster, namespace, "ratings")
+    # One route, the default one, with the fault: no catch-all fault route above it.
+    assert live["spec"]["http"] == [dict(before["http"][0], fault=FAULTS[scenario])]
+    assert live["metadata"]["annotations"][DEFAULT_ROUTE_FAULT] == "fault-injection"
+    assert _findings(cluster, namespace) == []
+    assert _play(scenario, namespace, cluster.kubeconfig, **variables).changed == 0
+
+    assert not _play("reset", namespace, cluster.kubeconfig).failed
+    after = _vs(cluster, namespace, "ratings")
+    assert after["spec"] == before
+    assert DEFAULT_ROUTE_FAULT not in (after["metadata"].get("annotations") or {})
+    assert _findings(cluster, namespace) == []
+
+
+def test_fault_expiry_takes_an_unscoped_fault_off_the_default_route_and_restores_it_exactly(cluster, namespace):
+    _subsets(cluster, namespace)
+    assert not _run(cluster, "traffic_shift", {"host": "ratings", "namespace": namespace,
+                                               "weights": {"v1": 100}}).get("failed")
+    before = _vs(cluster, namespace, "ratings")
+    res = _run(cluster, "fault_injection", {"host": "ratings", "namespace": namespace, "allow_unscoped_fault": True,
+                                            "delay": {"fixed_delay": "7s"}, "expires_in": "1h"})
+    assert not res.get("failed"), res.get("msg")
+    assert _vs(cluster, namespace, "ratings")["spec"]["http"] == [dict(before["spec"]["http"][0], fault=DELAY)]
+    # Not yet expired: nothing happens.
+    pending = _run(cluster, "fault_expiry", {"namespace": namespace})
+    assert not pending["changed"] and [e["route"] for e in pending["pending"]] == ["fault-injection"]
+    cluster.custom.patch_namespaced_custom_object("networking.istio.io", cluster.version, namespace,
+                                                  "virtualservices", "ratings", {"metadata": {"annotations": {
+                                                      EXPIRES + "fault-injection": "2020-01-01T00:00:00Z"}}})
+    res = _run(cluster, "fault_expiry", {"namespace": namespace}, check=True)
+    assert res["changed"] and _vs(cluster, namespace, "ratings")["spec"]["http"][0]["fault"] == DELAY, "check wrote"
+    res = _run(cluster, "fault_expiry", {"namespace": namespace})
+    assert res["changed"] and [e["route"] for e in res["expired"]] == ["fault-injection"], res
+    after = _vs(cluster, namespace, "ratings")
+    assert after["spec"] == before["spec"]
+    annotations = after["metadata"].get("annotations") or {}
+    assert DEFAULT_ROUTE_FAULT not in annotations
+    assert not [k for k in annotations if k.startswith(EXPIRES)]
+    again = _run(cluster, "fault_expiry", {"namespace": namespace})
+    assert not again["changed"] and not again["expired"] and not again["stale"]
+
+
+# Issue 11: what Istio only warns about is a task warning, once, naming the field; the write goes through ---------
+
+SAME_MATCH = [{"headers": {"x-team": {"exact": "a"}}}]
+
+
+@pytest.mark.parametrize("module,args", [
+    ("http_route", {"host": "reviews", "name": "ours", "headers": {"x-ours": "1"}, "subset": "v2"}),
+    ("fault_injection", {"host": "reviews", "user": "jason", "abort": {"http_status": 503}}),
+    ("traffic_shift", {"host": "reviews", "weights": {"v1": 50, "v3": 50}}),
+    ("mesh_routing", {"services": [{"host": "reviews", "weights": {"v1": 50, "v3": 50}}]}),
+    ("virtual_service", {"name": "reviews", "labels": {"team": "a"}}),
+])
+def test_what_istio_warns_about_is_one_task_warning_naming_the_field_and_is_written(cluster, namespace, module,
+                                                                                    args):
+    _subsets(cluster, namespace, "reviews")
+    cluster.create({"kind": "VirtualService", "metadata": {"name": "reviews", "namespace": namespace}, "spec": {
+        "hosts": ["reviews"], "http": [
+            {"name": "team", "match": SAME_MATCH, "route": [{"destination": {"host": "reviews", "subset": "v3"}}]},
+            {"name": "team-again", "match": SAME_MATCH,
+             "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+            {"name": "default", "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}})
+    version = _vs(cluster, namespace, "reviews")["metadata"]["resourceVersion"]
+    res = _run(cluster, module, dict(args, namespace=namespace))
+    assert not res.get("failed"), res.get("msg")
+    istio = [w for w in res.get("warnings") or [] if w.startswith("Istio warns: ")]
+    # Istio's own verdict on this object (tests/oracle/test_warnings.py): the second rule's match is unused and the
+    # rule is never reached.
+    assert len([w for w in istio if "spec.http[1].match[0]: is never used" in w]) == 1, istio
+    assert len([w for w in istio if "spec.http[1]: can never be reached" in w]) == 1, istio
+    assert _vs(cluster, namespace, "reviews")["metadata"]["resourceVersion"] != version

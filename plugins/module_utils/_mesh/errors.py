@@ -31,12 +31,14 @@ def format_value(value):
 class Problem:
     """One thing wrong with the input: where, what was given, and why it is wrong."""
 
-    __slots__ = ("field", "value", "message")
+    __slots__ = ("field", "value", "message", "unplaced")
 
     def __init__(self, field, message, value=_UNSET):
         self.field = field
         self.message = message
         self.value = value
+        # The name of a route that is not in the VirtualService yet: its field's index is where it would go.
+        self.unplaced = None
 
     def has_value(self):
         return self.value is not _UNSET
@@ -45,6 +47,8 @@ class Problem:
         text = "%s: %s" % (self.field, self.message) if self.field else self.message
         if self.has_value():
             text += " (got %s)" % format_value(self.value)
+        if self.unplaced is not None:
+            text += " (route %s is not in the VirtualService yet)" % format_value(self.unplaced)
         return text
 
     def as_dict(self):
@@ -131,3 +135,31 @@ class Problems:
             if prefix:
                 msg = "%s: %s" % (prefix, msg)
             raise MeshError(msg, problems=self.items)
+
+
+class TaskWarnings:
+    """What Istio accepts but warns about, passed on as task warnings: each one once.
+
+    A change may be applied several times (after a conflict), and one task may
+    check the same object more than once; the user hears each warning once.
+    """
+
+    def __init__(self, warn):
+        self._warn = warn
+        self._seen = set()
+
+    def add(self, problems, where=None):
+        for warning in problems.warnings if isinstance(problems, Problems) else problems:
+            text = "%s: %s" % (where, warning) if where else str(warning)
+            if text not in self._seen:
+                self._seen.add(text)
+                self._warn("Istio warns: %s" % text)
+
+
+def task_warnings(mesh):
+    """The one TaskWarnings of a module run (kept on its MeshModule), so a task repeats no warning."""
+    warnings = getattr(mesh, "istio_warnings", None)
+    if warnings is None:
+        warnings = TaskWarnings(mesh.module.warn)
+        mesh.istio_warnings = warnings
+    return warnings

@@ -28,12 +28,12 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import (
     annotation_key, expiry_from_params, set_expiry)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, apply_route, build_http_route, default_route_index, find_route,
-    has_fault, new_virtual_service, weighted_destinations)
+    ROUTE_ARGUMENT_SPEC, ROUTE_MUTUALLY_EXCLUSIVE, apply_route, at_index, build_http_route, default_route_index,
+    find_route, has_fault, intended_index, is_unscoped_fault, new_virtual_service, weighted_destinations)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.spec import new_object, subsets_from_param
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     legacy_weights_for, validate_destination_rule)
@@ -88,6 +88,8 @@ def plan_service(service, index, allow_unscoped=None, now=None, api_version=None
         plan["subsets"] = built
     relative = service["relative_weights"]
     if api_version is not None:
+        # Given as the objects' apiVersion (networking.istio.io/v1) or as the served version alone (v1).
+        api_version = api_version.rsplit("/", 1)[-1]
         if legacy_weights_for(api_version) and relative:
             raise MeshError("relative weights need Istio 1.15 or later (networking.istio.io v1beta1 or v1 "
                             "served); this Istio serves only %s" % api_version,
@@ -97,7 +99,7 @@ def plan_service(service, index, allow_unscoped=None, now=None, api_version=None
         try:
             plan["destinations"] = weighted_destinations(service["host"], service["weights"], relative=relative)
         except MeshError as err:
-            raise MeshError("%s: %s" % (where, err.msg), problems=err.problems)
+            raise MeshError(problems=[_under(where, p) for p in err.problems])
     for r_index, raw in enumerate(service.get("routes") or []):
         field = "%s.routes[%d]" % (where, r_index)
         params = route_params(service, raw, field)
@@ -109,13 +111,33 @@ def plan_service(service, index, allow_unscoped=None, now=None, api_version=None
                                     "allow_unscoped_fault=true if that is really meant" % service["host"],
                                     field="%s.user" % field, value=None)
                 params["uri"] = {"prefix": "/"}
-            try:
-                route = build_http_route(params, follow_default=True)
-            except MeshError as err:
-                raise MeshError("%s: %s" % (field, err.msg), problems=err.problems)
+            found = Problems()
+            route = build_http_route(params, follow_default=True, problems=found)
+            options = [p for p in found.items if p.unplaced is None]
+            if options:
+                raise MeshError(problems=[_under(field, p) for p in options])
+            # Istio's rules name the route by its index, known once it is placed (want_virtual_service).
+            params["problems"], params["where"] = found, field
         params["expiry"] = _route_expiry(params, route, field, now)
         plan["routes"].append((params, route))
     return plan
+
+
+def _under(where, problem):
+    """A problem of a service's option named by its whole path, ``services[<i>].<option>``."""
+    if problem.field and not problem.field.startswith("spec."):
+        problem.field = "%s.%s" % (where, problem.field)
+    return problem
+
+
+def _raise_route_problems(params, host, index, placed=True):
+    """Raise what Istio's rules found wrong in a route, as ``spec.http[<index>]`` of the service's VirtualService."""
+    problems = params.get("problems")
+    if problems:
+        at_index(problems, params["name"], index, placed)
+        raise MeshError("%s (VirtualService %s): %s" % (params["where"], host,
+                                                         "; ".join(str(p) for p in problems.items)),
+                        problems=problems.items)
 
 
 def _route_expiry(params, route, field, now):
@@ -161,7 +183,17 @@ def want_virtual_service(live, plan, api_version, namespace, now=None):
     for params, route in plan["routes"]:
         key, expires = params.get("expiry") or (None, None)
         before = _route_named(http, annotations, params["name"])
-        http = apply_route(http, annotations, params["name"], route, params["before"], params["after"])
+        try:
+            placed = apply_route(http, annotations, params["name"], route, params["before"], params["after"])
+        except MeshError:
+            # Bad input is the cause to report, at the index the route would have had.
+            where = (default_route_index(http) if is_unscoped_fault(route)
+                     else intended_index(http, params["name"], params["before"], params["after"]))
+            _raise_route_problems(params, plan["host"], len(http) if where is None else where, placed=False)
+            raise
+        http = placed
+        if route is not None:
+            _raise_route_problems(params, plan["host"], _route_index(http, annotations, params["name"]))
         after = _route_named(http, annotations, params["name"]) if route is not None else None
         # expires_in counts from when the fault was set: re-applying the same route keeps the expiry it has.
         set_expiry(annotations, key, expires, before is not None and before == after, now)
@@ -171,11 +203,16 @@ def want_virtual_service(live, plan, api_version, namespace, now=None):
     return obj
 
 
-def _route_named(http, annotations, name):
-    """The route ``name`` stands for: its own, or the default route that carries its unscoped fault."""
+def _route_index(http, annotations, name):
+    """The index of the route ``name`` stands for: its own, or the default route that carries its unscoped fault."""
     index = find_route(http, name)
     if index is None and has_fault(http, annotations, name):
         index = default_route_index(http)
+    return index
+
+
+def _route_named(http, annotations, name):
+    index = _route_index(http, annotations, name)
     return http[index] if index is not None else None
 
 

@@ -24,11 +24,12 @@ import re
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import (
     PREVIOUS_SPEC, annotations_of, converge, is_managed)
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems, task_warnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.semantics import is_catch_all
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import SubsetCheck, check_namespace
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
-    DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, validate_host, validate_port, validate_virtual_service)
+    DNS1123_LABEL_MESSAGE, INT32_MAX, is_dns1123_label, legacy_weights_for, validate_host, validate_port,
+    validate_virtual_service)
 
 # Browsers join cookies with '; ' (RFC 6265), so the user's cookie may follow a ';' and spaces; it must be a
 # whole cookie (a name such as xuser= does not count).
@@ -40,6 +41,8 @@ USER_MATCH_CHOICES = ["header", "cookie", "cookie-0.8"]
 # The annotation that says which fault_injection route's unscoped fault the default route carries.
 DEFAULT_ROUTE_FAULT = "servicemesh.ack.io/default-route-fault"
 STRING_MATCH_KINDS = ("exact", "prefix", "regex")
+# The route's own index when it is checked alone, before it is placed.
+_PROBE = "spec.http[0]"
 # A weight given as text; str.isdigit() would also take digits such as '¹' that int() refuses.
 _INTEGER = re.compile(r"^\s*-?[0-9]+\s*$")
 
@@ -214,15 +217,19 @@ def build_retries(retries):
 def check_route(route, host, problems, index=None, legacy_weights=False):
     """Validate one route with Istio's rules; fields are named ``spec.http[<index>].<Istio field path>``.
 
-    ``index`` is where the route sits in the VirtualService; before it is placed the route is checked alone, and
-    the path names it by its name, so a message never points at a route index that does not exist.
+    ``index`` is where the route sits in the VirtualService. A route not placed
+    yet is checked alone: its problems and warnings are marked unplaced (with
+    index 0) until `at_index` names them by the index the route gets.
     """
     found = validate_virtual_service({"hosts": [host], "http": [route]}, path="spec", legacy_weights=legacy_weights)
-    label = "spec.http[%s]" % (index if index is not None else route.get("name"))
-    for problem in found.items:
-        if problem.field and problem.field.startswith("spec.http[0]"):
-            problem.field = label + problem.field[len("spec.http[0]"):]
-        problems.items.append(problem)
+    for problem in found.items + found.warnings:
+        if problem.field and problem.field.startswith(_PROBE):
+            if index is None:
+                problem.unplaced = route.get("name")
+            else:
+                problem.field = "spec.http[%d]" % index + problem.field[len(_PROBE):]
+    problems.items.extend(found.items)
+    problems.warnings.extend(found.warnings)
 
 
 def build_http_route(params, follow_default=False, legacy_weights=False, problems=None):
@@ -260,13 +267,32 @@ def build_http_route(params, follow_default=False, legacy_weights=False, problem
     return route
 
 
-def at_index(problems, name, index):
-    """Name a route's problems by the index the route has in the VirtualService, ``spec.http[<index>]``."""
-    label = "spec.http[%s]" % name
-    for problem in problems.items:
-        if problem.field and (problem.field == label or problem.field.startswith(label + ".")):
-            problem.field = "spec.http[%d]" % index + problem.field[len(label):]
+def at_index(problems, name, index, placed=True):
+    """Name the route ``name``'s unplaced problems by its index in the VirtualService, ``spec.http[<index>]``.
+
+    With ``placed`` false the route could not be put in place (the index is where
+    it would go), and its problems keep saying so.
+    """
+    for problem in problems.items + problems.warnings:
+        if problem.unplaced is not None and problem.unplaced == name:
+            problem.field = "spec.http[%d]" % index + problem.field[len(_PROBE):]
+            if placed:
+                problem.unplaced = None
     return problems
+
+
+def intended_index(http, name, before=None, after=None):
+    """Where `place_route` would put the route ``name`` (for messages about a route it could not place)."""
+    http = http or []
+    current = find_route(http, name)
+    if current is not None and before is None and after is None:
+        return current
+    others = [r for r in http if not (isinstance(r, dict) and r.get("name") == name)]
+    anchor = find_route(others, after if after is not None else before)
+    if anchor is not None:
+        return anchor + 1 if after is not None else anchor
+    catch_all = default_route_index(others)
+    return catch_all if catch_all is not None else len(others)
 
 
 def fill_from_default(http, route, field="subset"):
@@ -480,15 +506,24 @@ def without_routes(obj, describe):
                     "ack.servicemesh.virtual_service state=absent, or keep a route" % describe)
 
 
+def istio_warnings(spec, warnings, api_version=None, namespace=None, where=None):
+    """Pass on what Istio warns about in a VirtualService spec about to be written (its errors are the caller's)."""
+    found = validate_virtual_service(spec, path="spec", namespace=namespace,
+                                     legacy_weights=bool(api_version) and legacy_weights_for(api_version))
+    warnings.add(found, where)
+
+
 def converge_http(mesh, name, host, edit, check_subsets=True, create=True):
     """Converge one VirtualService by editing its http list; ``edit(http)`` returns the new list.
 
     ``edit`` may return None to ask for the VirtualService's removal. When the
     edited list is empty, `without_routes` decides, so ``http: []`` is never written.
+    What Istio warns about in the object as it is wanted becomes a task warning.
     """
     resources = mesh.resources("VirtualService")
     namespace = mesh.namespace()
     subsets = SubsetCheck(mesh, namespace) if check_subsets else None
+    warnings = task_warnings(mesh)
 
     def change(live):
         try:
@@ -516,6 +551,7 @@ def converge_http(mesh, name, host, edit, check_subsets=True, create=True):
             if obj is None:
                 return None
             spec = obj["spec"]
+        istio_warnings(spec, warnings, resources.version, namespace)
         if subsets is not None and not same(before, obj):
             subsets.check(spec)
         return obj

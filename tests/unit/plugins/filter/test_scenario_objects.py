@@ -226,7 +226,7 @@ def test_reviews_v3_gives_up_on_a_3s_delay_after_2_5s():
     ({"fault": {"service": "ratings", "user": "jason"}}, "fault: give delay and/or abort"),
     ({"fault": {"service": "ratings", "delay": {"fixed_delay": "7s"}}}, "the fault has no user: set the user whose requests to ratings"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7 s"}}},
-     "services[ratings].routes[1]: spec.http[fault-injection].fault.delay.fixedDelay: must be a duration"),
+     "services[ratings].routes[1] (VirtualService ratings): spec.http[0].fault.delay.fixedDelay: must be a duration"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"percentage": 100}}},
      "fault.delay.fixed_delay: is required"),
     ({"fault": {"service": "ratings", "user": "jason", "delay": {"fixed_delay": "7s", "percentage": "all"}}},

@@ -20,3 +20,17 @@ def test_problems_are_reported_together():
         assert len(err.problems) == 2
     else:
         raise AssertionError("no error raised")
+
+
+def test_task_warnings_say_each_warning_once_with_its_object():
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import TaskWarnings
+
+    said = []
+    warnings = TaskWarnings(said.append)
+    problems = Problems()
+    problems.warn("spec.http[1]", "can never be reached")
+    warnings.add(problems, "VirtualService ns/reviews")
+    warnings.add(problems, "VirtualService ns/reviews")
+    warnings.add(problems)
+    assert said == ["Istio warns: VirtualService ns/reviews: spec.http[1]: can never be reached",
+                    "Istio warns: spec.http[1]: can never be reached"]

@@ -80,3 +80,45 @@ def test_compiled_objects_carry_the_mark_of_created_objects_and_a_duplicate_serv
     with pytest.raises(MeshError) as caught:
         compile_objects(scenario_services(SERVICES + SERVICES[:1]), API, "ns")
     assert "each service may be listed once" in str(caught.value)
+
+
+def _reviews_live(http):
+    return {"apiVersion": API, "kind": "VirtualService", "metadata": {"name": "reviews", "namespace": "ns"},
+            "spec": {"hosts": ["reviews"], "http": http}}
+
+
+THEIRS = {"name": "theirs", "match": [{"headers": {"x-team": {"exact": "a"}}}],
+          "route": [{"destination": {"host": "reviews", "subset": "v3"}}]}
+MAIN = {"name": "main", "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}
+
+
+@pytest.mark.parametrize("live,index", [(None, 0), (_reviews_live([THEIRS, MAIN]), 1)])
+def test_a_bad_route_is_named_by_the_index_it_gets_in_the_virtual_service(live, index):
+    service = {"host": "reviews", "routes": [{"name": "slow", "user": "jason", "timeout": "0s"}]}
+    plan = plan_service(service, 2)
+    with pytest.raises(MeshError) as caught:
+        want_virtual_service(live, plan, API, "ns") if live else compile_objects(
+            [dict(service, weights={"v1": 100})], "v1", "ns")
+    assert [p.field for p in caught.value.problems] == ["spec.http[%d].timeout" % index]
+    assert caught.value.msg.startswith("services[%d].routes[0] (VirtualService reviews): spec.http[%d].timeout: "
+                                       % (0 if live is None else 2, index)), caught.value.msg
+
+
+def test_option_problems_of_a_service_name_the_whole_option_path():
+    with pytest.raises(MeshError) as caught:
+        plan_service({"host": "reviews", "weights": {"v1": -1},
+                      "routes": [{"name": "r", "headers": {"x": {"glob": "a"}}}]}, 3)
+    assert [p.field for p in caught.value.problems] == ["services[3].weights.v1"]
+    with pytest.raises(MeshError) as caught:
+        plan_service({"host": "reviews", "routes": [{"name": "r", "headers": {"x": {"glob": "a"}}}]}, 3)
+    assert [p.field for p in caught.value.problems] == ["services[3].routes[0].headers.x"]
+
+
+@pytest.mark.parametrize("api_version", ["v1alpha3", "networking.istio.io/v1alpha3"])
+def test_istio_before_1_15_gets_weights_summing_to_100_however_its_version_is_given(api_version):
+    with pytest.raises(MeshError) as caught:
+        plan_service({"host": "reviews", "weights": {"v1": 101, "v3": 20}}, 0, api_version=api_version)
+    assert "Istio before 1.15" in caught.value.msg
+    relative = plan_service({"host": "reviews", "weights": {"v1": 101, "v3": 20}}, 0,
+                            api_version=api_version.replace("v1alpha3", "v1"))
+    assert [d["weight"] for d in relative["destinations"]] == [101, 20]

@@ -7,8 +7,8 @@ import pytest
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problems
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import (
-    DEFAULT_ROUTE_FAULT, apply_route, at_index, build_http_route, has_fault, put_default_fault, remove_fault,
-    user_condition, weighted_destinations, without_routes)
+    DEFAULT_ROUTE_FAULT, apply_route, at_index, build_http_route, check_route, has_fault, intended_index,
+    place_route, put_default_fault, remove_fault, user_condition, weighted_destinations, without_routes)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import MANAGED_BY, MANAGER, PREVIOUS_SPEC
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.validate import (
     legacy_weights_for, validate_virtual_service)
@@ -81,7 +81,8 @@ def test_relative_weights_are_refused_for_istio_before_1_15_with_the_version_nam
     build_http_route(params)
     with pytest.raises(MeshError) as caught:
         build_http_route(params, legacy_weights=True)
-    assert "spec.http[beta].route[0].weight: must be an integer from 0 to 100 before Istio 1.15" in caught.value.msg
+    assert "spec.http[0].route[0].weight: must be an integer from 0 to 100 before Istio 1.15" in caught.value.msg
+    assert "(route 'beta' is not in the VirtualService yet)" in caught.value.msg
 
 
 def test_problems_name_the_route_by_its_index_once_placed():
@@ -108,3 +109,72 @@ def test_the_08_regex_is_kept_verbatim_on_request():
     regex = user_condition("jason", "cookie-0.8")["cookie"]["regex"]
     assert regex == "^(.*?;)?(user=jason)(;.*)?$"
     assert not _matches(regex, "a=b; user=jason")
+
+
+# One form for field paths: spec.<Istio path>, or a module option's path; routes and services are indexed by number
+# (a route is never named by its name), a map's key is in brackets (headers[end-user]).
+ONE_FORM = re.compile(r"^(spec|[a-z][a-z_]*)([.\[]|$)")
+LISTS_BY_NAME = re.compile(r"^spec\.(http|tcp|tls)\[(?!\d+\])|^services\[(?!\d+\])|^services\[\d+\]\.routes\[(?!\d+\])")
+
+
+def one_form(field):
+    return bool(ONE_FORM.match(field)) and not LISTS_BY_NAME.search(field)
+TWO_ROUTES = [{"name": "a", "match": [{"headers": {"x": {"exact": "a"}}}],
+               "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+              {"name": "default", "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]
+
+
+def test_a_route_checked_before_it_is_placed_says_so_and_is_named_by_index_once_placed():
+    problems = Problems()
+    params = {"name": "b", "host": "reviews", "headers": {"x": "b"}, "subset": "v2", "timeout": "0s"}
+    route = build_http_route(params, problems=problems)
+    assert [p.field for p in problems.items] == ["spec.http[0].timeout"]
+    assert "(route 'b' is not in the VirtualService yet)" in str(problems.items[0])
+    http, position = place_route(TWO_ROUTES, route)
+    assert position == 1
+    assert [str(p) for p in at_index(problems, "b", position).items] == [
+        "spec.http[1].timeout: must be at least 1ms (got '0s')"]
+
+
+def test_a_route_that_cannot_be_placed_is_named_by_the_index_it_would_get():
+    problems = Problems()
+    build_http_route({"name": "b", "host": "reviews", "headers": {"x": "b"}, "subset": "v2", "timeout": "0s"},
+                     problems=problems)
+    assert intended_index(TWO_ROUTES, "b", before="a") == 0
+    assert intended_index(TWO_ROUTES, "b") == 1
+    assert intended_index(TWO_ROUTES, "a") == 0
+    at_index(problems, "b", intended_index(TWO_ROUTES, "b"), placed=False)
+    assert problems.items[0].field == "spec.http[1].timeout"
+    assert "not in the VirtualService yet" in str(problems.items[0])
+
+
+def test_check_route_keeps_istio_warnings_with_the_route_index():
+    problems = Problems()
+    route = {"name": "r", "match": [{"uri": {"prefix": "/a"}}, {"uri": {"prefix": "/a"}}],
+             "route": [{"destination": {"host": "reviews"}}]}
+    check_route(route, "reviews", problems, index=3)
+    assert not problems.items
+    assert [w.field for w in problems.warnings] == ["spec.http[3].match[1]"]
+
+
+@pytest.mark.parametrize("params", [
+    {"name": "b", "headers": {"x": "b"}, "subset": "V_2", "timeout": "0s", "retries": {"attempts": -1}},
+    {"name": "b", "uri": {"glob": "/x"}, "subset": "v2"},
+    {"name": "b", "headers": {"end user": "x"}, "fault": {"delay": {"fixed_delay": "7"}}},
+    {"name": "b", "match": [{}], "destinations": [{"subset": "v1", "weight": -5}, "v2"]},
+    {"name": "b", "headers": {"x": "b"}, "fault": {"abort": {"http_status": 99, "percent": 5, "percentage": 5}}},
+])
+def test_every_problem_of_a_route_has_one_field_form(params):
+    assert not one_form("spec.http[b].timeout") and not one_form("VirtualService reviews spec.http[0]")
+    problems = Problems()
+    route = build_http_route(dict(params, host="reviews"), follow_default=True, problems=problems)
+    assert problems
+    try:
+        position = place_route(TWO_ROUTES, dict(route, route=route["route"] or TWO_ROUTES[1]["route"]))[1]
+        at_index(problems, "b", position)
+    except MeshError:
+        # A bad match can make the route look like a catch-all: named where it would go.
+        at_index(problems, "b", intended_index(TWO_ROUTES, "b"), placed=False)
+    for problem in problems.items:
+        assert one_form(problem.field), problem.field
+        assert not problem.field.startswith("spec.http[") or problem.field.startswith("spec.http[1]"), problem
