@@ -140,8 +140,10 @@ def compile_role(role, given):
 def _undefined_subsets(variables):
     """Subsets the variables route to that servicemesh_services does not define for that service."""
     defined = dict((s["name"], set(s["subsets"])) for s in variables["servicemesh_services"])
-    wanted = set((name, variables["servicemesh_default_subset"]) for name in defined)
-    for name, weights in (variables.get("servicemesh_weights") or {}).items():
+    weighted = variables.get("servicemesh_weights") or {}
+    # A service with weights goes where they say; only the others take the default subset.
+    wanted = set((name, variables["servicemesh_default_subset"]) for name in defined if name not in weighted)
+    for name, weights in weighted.items():
         wanted.update((name, subset) for subset, weight in weights.items())
     route = variables.get("servicemesh_user_route") or {}
     if route:
