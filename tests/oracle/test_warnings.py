@@ -45,4 +45,3 @@ def test_we_warn_where_istio_warns_about_the_same_route(judge, obj, rule, fields
     assert len(verdict["warnings"]) == len(fields), verdict
     assert all('rule "%s"' % rule in w for w in verdict["warnings"]), verdict
     assert [w.field for w in ours.warnings] == fields
-

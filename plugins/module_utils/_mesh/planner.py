@@ -135,9 +135,8 @@ def _raise_route_problems(params, host, index, placed=True):
     problems = params.get("problems")
     if problems:
         at_index(problems, params["name"], index, placed)
-        raise MeshError("%s (VirtualService %s): %s" % (params["where"], host,
-                                                         "; ".join(str(p) for p in problems.items)),
-                        problems=problems.items)
+        detail = "; ".join(str(p) for p in problems.items)
+        raise MeshError("%s (VirtualService %s): %s" % (params["where"], host, detail), problems=problems.items)
 
 
 def _route_expiry(params, route, field, now):

@@ -119,6 +119,8 @@ LISTS_BY_NAME = re.compile(r"^spec\.(http|tcp|tls)\[(?!\d+\])|^services\[(?!\d+\
 
 def one_form(field):
     return bool(ONE_FORM.match(field)) and not LISTS_BY_NAME.search(field)
+
+
 TWO_ROUTES = [{"name": "a", "match": [{"headers": {"x": {"exact": "a"}}}],
                "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
               {"name": "default", "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]
