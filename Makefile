@@ -16,8 +16,8 @@ NEWEST := build/venv-ansible-newest
 NEWEST_PYTHON ?= $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13); do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help venv link testenv-up testenv-down demo test unit sanity lint integration molecule conformance \
-        build import bench bench-smoke clean docs changelog-lint ansible-newest oracle proxy-tools browser-deps browser \
-        demo-images mesh-deps
+        build import bench bench-smoke clean docs changelog-lint ansible-newest ansible-newest-offline oracle proxy-tools \
+        browser-deps browser demo-images mesh-deps prebuild prebuild-wait
 
 help:
 	@echo "make demo   - start the local control plane and run the scenarios against it"
@@ -54,9 +54,17 @@ demo-images: demo
 	mkdir -p docs/images
 	cp build/demo/user-v2-jason.png docs/images/productpage-user-v2-jason.png
 
-test: venv link unit oracle sanity lint changelog-lint proxy-tools integration bench-smoke browser molecule import docs \
-      ansible-newest
+# The Go builds (many minutes on a cold cache) run in the background from the start; the steps that need none
+# of them come first, and each step that needs a binary waits for its build (scripts/prebuild).
+test: venv link prebuild unit sanity lint changelog-lint import docs ansible-newest-offline oracle prebuild-wait \
+      proxy-tools integration bench-smoke browser molecule ansible-newest
 	@echo "make test: all suites passed"
+
+prebuild: venv
+	scripts/prebuild start
+
+prebuild-wait:
+	scripts/prebuild wait
 
 unit: venv link
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
@@ -78,8 +86,10 @@ sanity: venv
 lint: venv link
 	ansible-lint --profile production
 
+# The mesh lab's files and the other files run side by side, then the tests that stop an API server alone
+# (scripts/integration; INTEGRATION_SERIAL=1 runs everything one test at a time).
 integration: venv link testenv-up mesh-deps
-	$(PY) -m pytest tests/cluster -q -p no:cacheprovider
+	PYTHON=$(PY) scripts/integration $(if $(INTEGRATION_SERIAL),--serial)
 
 # The connection tests (tests/cluster/test_connect.py) need a real forward proxy.
 proxy-tools:
@@ -131,10 +141,13 @@ $(NEWEST)/.installed: requirements-ansible-newest.txt
 	touch $@
 
 # Unit tests, sanity and one scenario on the newest supported ansible-core; the rest of `make test` is the oldest.
-ansible-newest: venv link testenv-up $(NEWEST)/.installed
+# ansible-newest-offline is the part that needs no API server.
+ansible-newest-offline: venv link $(NEWEST)/.installed
 	$(NEWEST)/bin/python -m pytest tests/unit -q -p no:cacheprovider -n 2
 	PATH=$(dir $(NEWEST_PYTHON)):$$PATH $(MAKE) sanity ANSIBLE_TEST=$(CURDIR)/$(NEWEST)/bin/ansible-test \
 	  SANITY_PYTHON=3.13 SANITY_ROOT=build/sanity-newest
+
+ansible-newest: ansible-newest-offline testenv-up
 	$(NEWEST)/bin/python -m pytest tests/cluster/test_scenarios.py -q -p no:cacheprovider \
 	  -k "test_scenario_equals_istio_sample_and_is_idempotent and fault-delay"
 

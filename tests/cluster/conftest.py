@@ -60,6 +60,10 @@ class Cluster:
                     for kind in PLURALS for o in self.list(kind, namespace))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "serial: stops a shared API server, so it must run with no other test")
+
+
 def _up(profile):
     subprocess.run([os.path.join(ROOT, "scripts", "testenv"), "up", "--profile", profile], check=True)
     state = STATE if profile == "default" else os.path.join(STATE, profile)

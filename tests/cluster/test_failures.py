@@ -309,6 +309,7 @@ def _user_route(obj):
     return obj is not None and any(r.get("name") == "user-override" for r in obj["spec"].get("http") or [])
 
 
+@pytest.mark.serial  # every other test on the v1alpha3 profile would fail while its API server is down
 def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_lost_or_duplicated(
         old_cluster, tmp_path):
     namespace = old_cluster.new_namespace("stop")

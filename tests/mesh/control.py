@@ -240,15 +240,22 @@ def _admin():
 
 def _istiod_kubeconfig():
     """A kubeconfig of istiod's own (cluster admin), so its requests are told apart in the audit log."""
-    path = _path("istiod.kubeconfig")
-    if os.path.exists(path):
-        return path
     import yaml
+
+    path = _path("istiod.kubeconfig")
+    paths = testenv.Paths(testenv.PROFILES["default"])
+    if os.path.exists(path):
+        # Reused only while the testenv keeps the CA it was issued by: a testenv started afresh has a new PKI,
+        # and istiod would then fail every request with "certificate signed by unknown authority".
+        import base64
+        with open(path) as f, open(paths.cert("ca"), "rb") as g:
+            issued_by = base64.b64decode(yaml.safe_load(f)["clusters"][0]["cluster"]["certificate-authority-data"])
+            if issued_by == g.read():
+                return path
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from testenv import pki
 
-    paths = testenv.Paths(testenv.PROFILES["default"])
     with open(paths.key("ca"), "rb") as f:
         ca_key = serialization.load_pem_private_key(f.read(), None)
     with open(paths.cert("ca"), "rb") as f:
