@@ -27,8 +27,8 @@ description:
     the CRD's schema and rules and the admission webhooks, such as Istio's validation); if any is refused,
     nothing is written. A run that changes nothing sends no dry run.
   - Independent requests are sent at the same time, over at most four connections (one when nothing runs at the
-    same time): the two LISTs, then all dry runs, then the DestinationRules, and only once they are all written
-    the VirtualServices.
+    same time). First the two LISTs, then all dry runs, then the DestinationRules, and only once they are all
+    written the VirtualServices.
   - The scenario roles use this module; use it directly to converge hundreds of services in one task.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
