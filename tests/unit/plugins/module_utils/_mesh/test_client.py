@@ -375,7 +375,7 @@ def _client(url, **kwargs):
 def test_requests_one_after_another_share_one_connection(recorder):
     server = recorder()
     api = _client(server.url)
-    for _ in range(5):
+    for _attempt in range(5):
         assert api.request("GET", "/apis").status == 200
     api.close()
     assert len(server.requests) == 5 and len(server.connections()) == 1
@@ -395,7 +395,7 @@ def test_concurrent_requests_get_connections_of_their_own_up_to_the_bound(record
     assert set((auth, as_) for _port, auth, as_ in server.requests) == {("Bearer secret", "jason")}
     # Sequential work afterwards stays on one kept-alive connection.
     before = len(server.requests)
-    for _ in range(3):
+    for _attempt in range(3):
         api.request("GET", "/apis")
     assert len(set(port for port, _a, _b in server.requests[before:])) == 1
     api.close()
