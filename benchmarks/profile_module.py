@@ -92,8 +92,9 @@ def requests_profile(kubeconfig, namespace, runs):
         settings = settings_from_params({"kubeconfig": kubeconfig})
         started = time.perf_counter()
         client = Client(settings)
-        client._conn = client._connect()
-        client._conn.connect()
+        conn = client._connect()
+        conn.http.connect()
+        client._give_back(conn)
         connect.append(time.perf_counter() - started)
         started = time.perf_counter()
         client.request("GET", "/apis/networking.istio.io")
@@ -173,7 +174,9 @@ def main():
               "rest of the mesh_routing import: PyYAML (for the kubeconfig; every kubeconfig run needs it, so a lazy "
               "import would save nothing there), http.client/ssl, and the validator and analysis. `budget` (the "
               "predictions) is imported only when `predict_for` is given.",
-              "- Requests: one TCP+TLS handshake per run (one kept-alive connection for every request of the run); "
+              "- Requests: one TCP+TLS handshake per run when requests go one after another (one kept-alive "
+              "connection for all of them), and up to 4 kept-alive connections while requests run at the same time "
+              "(the two LISTs, a batch's dry runs, one level's writes); "
               "with the discovery cache (per server and identity, 300 s TTL, invalidated by a 404) a no-op scenario "
               "sends the two LISTs and nothing else (audited in tests/cluster/test_mesh_routing.py); before, each "
               "role run had two module processes, two handshakes, two discovery GETs and four LISTs.",

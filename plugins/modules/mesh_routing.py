@@ -26,6 +26,9 @@ description:
   - When more than one object changes, each is first sent to the API server as a server-side dry run (which runs
     the CRD's schema and rules and the admission webhooks, such as Istio's validation); if any is refused,
     nothing is written. A run that changes nothing sends no dry run.
+  - Independent requests are sent at the same time, over at most four connections (one when nothing runs at the
+    same time). First the two LISTs, then all dry runs, then the DestinationRules, and only once they are all
+    written the VirtualServices.
   - The scenario roles use this module; use it directly to converge hundreds of services in one task.
 author:
   - ack.servicemesh contributors (@ack-servicemesh)
@@ -158,6 +161,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare impo
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, task_warnings
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import utcnow
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.module import MeshModule
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.parallel import run_all
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import (
     check_unique, plan_objects, plan_service, want_destination_rule, want_virtual_service)
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.subsets import check_namespace
@@ -252,8 +256,8 @@ def run(mesh):
     plans = [plan_service(service, index, now=now, api_version=rules.api_version)
              for index, service in enumerate(params["services"])]
     check_unique(plans)
-    listed_rules = with_kind(rules.list(namespace), "DestinationRule")
-    listed_services = with_kind(services.list(namespace), "VirtualService")
+    listed_rules, listed_services = run_all([lambda: with_kind(rules.list(namespace), "DestinationRule"),
+                                             lambda: with_kind(services.list(namespace), "VirtualService")])
     live_rules = dict((o["metadata"]["name"], o) for o in listed_rules)
     live_services = dict((o["metadata"]["name"], o) for o in listed_services)
     wanted_rules, wanted_services = plan_objects(plans, live_rules, live_services, rules.api_version, namespace, now)
@@ -274,12 +278,14 @@ def run(mesh):
         def rule_change(live, plan=plan):
             return want_destination_rule(live, plan, rules.api_version, namespace)
 
-        writes.append(Write(rules, namespace, plan["host"], live_rules.get(plan["host"]), rule_change))
+        writes.append(Write(rules, namespace, plan["host"], live_rules.get(plan["host"]), rule_change, level=0))
     for plan in plans:
         def service_change(live, plan=plan):
             return want_virtual_service(live, plan, services.api_version, namespace, now)
 
-        writes.append(Write(services, namespace, plan["host"], live_services.get(plan["host"]), service_change))
+        # After every DestinationRule: a route to a subset is written only once the subset exists.
+        writes.append(Write(services, namespace, plan["host"], live_services.get(plan["host"]), service_change,
+                            level=1))
     actions, diffs = write_batch(writes, check_mode=mesh.check_mode)
 
     changed = any(action != "unchanged" for action in actions.values())

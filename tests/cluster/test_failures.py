@@ -314,6 +314,10 @@ def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_los
         old_cluster, tmp_path):
     namespace = old_cluster.new_namespace("stop")
     assert not _scenario("all-v1", namespace, old_cluster.kubeconfig).failed
+    # Writes of one level go out together, so "mid-scenario" is between the levels: without ratings'
+    # DestinationRule, fault-delay creates it first and changes reviews and ratings only once it is written.
+    old_cluster.custom.delete_namespaced_custom_object("networking.istio.io", old_cluster.version, namespace,
+                                                       "destinationrules", "ratings")
     before = dict(((o["kind"], o["metadata"]["name"]), o["metadata"]["uid"])
                   for kind in ("VirtualService", "DestinationRule") for o in old_cluster.list(kind, namespace))
 
@@ -328,11 +332,11 @@ def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_los
     play = subprocess.Popen(command, cwd=ROOT, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     try:
-        # fault-delay changes reviews, then ratings, in one task: stop the API server between the two writes.
+        # Stop the API server once the DestinationRule is written, before the VirtualServices are.
         deadline = time.monotonic() + 120
-        while not _user_route(old_cluster.get("VirtualService", namespace, "reviews")):
+        while old_cluster.get("DestinationRule", namespace, "ratings") is None:
             assert play.poll() is None, "the play ended before its first write:\n" + play.stdout.read()
-            assert time.monotonic() < deadline, "reviews never changed"
+            assert time.monotonic() < deadline, "ratings' DestinationRule was never created"
             time.sleep(0.05)
         with apiserver_stopped("v1alpha3"):
             output = play.communicate(timeout=300)[0]
@@ -347,6 +351,8 @@ def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_los
     assert "Traceback" not in output and "MODULE FAILURE" not in output, output
     ratings = old_cluster.get("VirtualService", namespace, "ratings")
     assert not any(r.get("fault") for r in ratings["spec"]["http"]), "the stop came too late to be mid-scenario"
+    assert not _user_route(old_cluster.get("VirtualService", namespace, "reviews")), "a level was written early"
+    created = old_cluster.get("DestinationRule", namespace, "ratings")["metadata"]["uid"]
 
     rerun = _scenario("fault-delay", namespace, old_cluster.kubeconfig)
     assert not rerun.failed, rerun.proc.stdout[-3000:]
@@ -356,5 +362,6 @@ def test_api_server_stopped_mid_scenario_then_a_rerun_converges_with_nothing_los
         assert len(names) == len(set(names)), "duplicated routes in %s: %s" % (obj["metadata"]["name"], names)
     after = dict(((o["kind"], o["metadata"]["name"]), o["metadata"]["uid"])
                  for kind in ("VirtualService", "DestinationRule") for o in old_cluster.list(kind, namespace))
+    before[("DestinationRule", "ratings")] = created
     assert after == before, "objects were lost or replaced"
     assert _scenario("fault-delay", namespace, old_cluster.kubeconfig).changed == 0

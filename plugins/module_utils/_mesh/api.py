@@ -174,8 +174,8 @@ class Resources:
     def api_version(self):
         return "%s/%s" % (GROUP, self.version)
 
-    def path(self, namespace, name=None):
-        base = "/apis/%s/%s/namespaces/%s/%s" % (GROUP, self.version, namespace, self.plural)
+    def path(self, namespace, name=None, version=None):
+        base = "/apis/%s/%s/namespaces/%s/%s" % (GROUP, version or self.version, namespace, self.plural)
         return base + "/" + name if name else base
 
     def describe(self, namespace, name):
@@ -195,16 +195,18 @@ class Resources:
         raise api_error(response, "%s %s" % (action, self.describe(namespace, name)))
 
     def _request(self, method, namespace, name=None, query=None, body=None):
-        response = self.client.request(method, self.path(namespace, name), query, body)
-        if (response.status == 404 and self.rediscover is not None
-                and not (response.json().get("details") or {}).get("name")):
-            stale, rediscover = self.version, self.rediscover
-            self.rediscover = None
-            version = self.version = rediscover()
+        stale = self.version
+        response = self.client.request(method, self.path(namespace, name, stale), query, body)
+        if response.status == 404 and not (response.json().get("details") or {}).get("name"):
+            rediscover, self.rediscover = self.rediscover, None
+            if rediscover is not None:
+                self.version = rediscover()
+            # A request of another kind sent at the same time may have rediscovered already.
+            version = self.version
             if version != stale:
                 if isinstance(body, dict) and str(body.get("apiVersion", "")).startswith(GROUP + "/"):
-                    body = dict(body, apiVersion=self.api_version)
-                response = self.client.request(method, self.path(namespace, name), query, body)
+                    body = dict(body, apiVersion="%s/%s" % (GROUP, version))
+                response = self.client.request(method, self.path(namespace, name, version), query, body)
         return response
 
     def get(self, namespace, name):

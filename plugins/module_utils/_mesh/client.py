@@ -10,8 +10,9 @@
 
 The collection talks to the API server with the standard library only: no
 client library to import on every task, one keep-alive connection per module
-run, and the exact request shapes (dry runs, preconditions, field validation)
-that the service layer needs.
+run (a few more only while requests run at the same time), and the exact
+request shapes (dry runs, preconditions, field validation) that the service
+layer needs.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,7 @@ import random
 import socket
 import ssl
 import tempfile
+import threading
 import time
 
 try:
@@ -684,10 +686,36 @@ class Response:
             return {"message": self.body.decode("utf-8", "replace")[:500]}
 
 
-class Client:
-    """One keep-alive connection to the API server, with retries in one place."""
+class _Connection:
+    """One kept-alive connection and how requests are addressed on it; one request at a time uses it."""
 
-    def __init__(self, settings, timeout=30, retries=5, backoff_base=0.25, backoff_cap=8.0, sleep=time.sleep):
+    def __init__(self, http, absolute=None, proxy_headers=None):
+        self.http = http
+        # Plain http through a proxy: the absolute URL prefix and the headers the proxy wants on each request.
+        self.absolute = absolute
+        self.proxy_headers = proxy_headers or {}
+        self.used = False
+
+    def close(self):
+        self.http.close()
+
+
+# At most this many connections per run, only when requests really run at the same time (parallel.run_all).
+MAX_CONNECTIONS = 4
+
+
+class Client:
+    """Kept-alive connections to the API server, with retries in one place.
+
+    Requests one after another share one connection, so a sequential run makes
+    one TLS handshake. http.client connections are not thread safe: a request
+    takes an idle connection for itself, or opens another when every open one
+    is in use, at most ``max_connections`` at once; each is made by
+    ``_connect`` with the same TLS, client certificate, proxy and headers.
+    """
+
+    def __init__(self, settings, timeout=30, retries=5, backoff_base=0.25, backoff_cap=8.0, sleep=time.sleep,
+                 max_connections=MAX_CONNECTIONS):
         self.settings = settings
         self.timeout = timeout
         self.retries = retries
@@ -695,14 +723,16 @@ class Client:
         self.backoff_cap = backoff_cap
         self.sleep = sleep
         self.requests_made = 0
+        self.connections_opened = 0
+        self.max_connections = max_connections
         parts = urlsplit(settings.server)
         self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._prefix = parts.path.rstrip("/")
-        self._conn = None
-        self._absolute = None
-        self._proxy_request_headers = {}
+        self._idle = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._ssl = self._ssl_context() if parts.scheme == "https" else None
         self._auth_headers = auth_headers(settings)
 
@@ -717,13 +747,15 @@ class Client:
         return context
 
     def _connect(self):
+        """A new (not yet connected) connection; http.client connects on the first request."""
+        with self._lock:
+            self.connections_opened += 1
         proxy = proxy_for(self.settings, self._scheme, self._host, self._port)
-        self._absolute = None
         if proxy is None:
             if self._scheme == "https":
-                return _HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl,
-                                        server_name=self.settings.tls_server_name)
-            return http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+                return _Connection(_HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl,
+                                                    server_name=self.settings.tls_server_name))
+            return _Connection(http_client.HTTPConnection(self._host, self._port, timeout=self.timeout))
         parts = urlsplit(proxy)
         headers = dict(self.settings.proxy_headers)
         if parts.username is not None and "Proxy-Authorization" not in headers:
@@ -735,50 +767,64 @@ class Client:
             conn = _HTTPSConnection(parts.hostname, parts.port or 80, timeout=self.timeout, context=self._ssl,
                                     server_name=self.settings.tls_server_name)
             conn.set_tunnel(self._host, self._port, headers=headers)
-            return conn
+            return _Connection(conn)
         # Plain http through a proxy: the absolute URL goes to the proxy, which forwards it.
-        self._absolute = "http://%s:%d" % (self._host, self._port)
-        self._proxy_request_headers = headers
-        return http_client.HTTPConnection(parts.hostname, parts.port or 80, timeout=self.timeout)
+        return _Connection(http_client.HTTPConnection(parts.hostname, parts.port or 80, timeout=self.timeout),
+                           absolute="http://%s:%d" % (self._host, self._port), proxy_headers=headers)
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
-    def _send_once(self, method, url, payload, headers):
-        if self._conn is None:
-            self._conn = self._connect()
-        reused = self.requests_made > 0
+    def _take(self):
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn):
+        with self._lock:
+            self._idle.append(conn)
+
+    def _send_once(self, conn, method, url, payload, headers):
+        """(connection, response) over ``conn`` (None: a new one); a connection an exception leaves is closed."""
+        if conn is None:
+            conn = self._connect()
         try:
-            raw, body = self._exchange(method, url, payload, headers)
-        except (http_client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            # A kept-alive connection the server closed while idle: reconnect once, not a retry.
-            self.close()
-            if not reused:
-                raise
-            self._conn = self._connect()
-            raw, body = self._exchange(method, url, payload, headers)
+            try:
+                raw, body = self._exchange(conn, method, url, payload, headers)
+            except (http_client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A kept-alive connection the server closed while idle: reconnect once, not a retry.
+                conn.close()
+                if not conn.used:
+                    raise
+                conn = self._connect()
+                raw, body = self._exchange(conn, method, url, payload, headers)
+        except BaseException:
+            conn.close()
+            raise
         finally:
-            self.requests_made += 1
+            with self._lock:
+                self.requests_made += 1
+        conn.used = True
         response = Response(raw.status, body, dict((k.lower(), v) for k, v in raw.getheaders()))
         if raw.status == 401:
             response.identity = "API server %s; %s" % (self.settings.server, self.settings.describe())
-        return response
+        return conn, response
 
-    def _exchange(self, method, url, payload, headers):
+    def _exchange(self, conn, method, url, payload, headers):
         """One request; headers is a list of pairs because Impersonate-Group may repeat."""
-        conn = self._conn
-        if self._absolute:
-            url = self._absolute + url
-            headers = headers + list(self._proxy_request_headers.items())
-        conn.putrequest(method, url, skip_accept_encoding=True)
+        if conn.absolute:
+            url = conn.absolute + url
+            headers = headers + list(conn.proxy_headers.items())
+        http = conn.http
+        http.putrequest(method, url, skip_accept_encoding=True)
         for name, value in headers:
-            conn.putheader(name, value)
+            http.putheader(name, value)
         if payload is not None:
-            conn.putheader("Content-Length", str(len(payload)))
-        conn.endheaders(payload)
-        raw = conn.getresponse()
+            http.putheader("Content-Length", str(len(payload)))
+        http.endheaders(payload)
+        raw = http.getresponse()
         return raw, raw.read()
 
     def _delay(self, attempt, response=None):
@@ -800,17 +846,20 @@ class Client:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
             headers.append(("Content-Type", content_type))
         headers.extend(self._auth_headers)
+        with self._slots:
+            return self._request(self._take(), method, url, payload, headers)
+
+    def _request(self, conn, method, url, payload, headers):
         attempt = 0
         while True:
             try:
-                response = self._send_once(method, url, payload, headers)
+                conn, response = self._send_once(conn, method, url, payload, headers)
             except ssl.SSLCertVerificationError as exc:
-                self.close()
                 raise MeshError("TLS verification of the API server at %s failed: %s; give the cluster's CA with "
                                 "ca_cert (or, for a throwaway cluster only, validate_certs=false)"
                                 % (self.settings.server, exc.verify_message or exc), reason="TLSVerificationFailed")
             except CONNECTION_ERRORS as exc:
-                self.close()
+                conn = None
                 if attempt >= self.retries:
                     raise MeshError("cannot reach the Kubernetes API server at %s: %s" % (self.settings.server, exc),
                                     reason="Unreachable", server=self.settings.server)
@@ -821,4 +870,5 @@ class Client:
                 self.sleep(self._delay(attempt, response))
                 attempt += 1
                 continue
+            self._give_back(conn)
             return response

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.api import (
@@ -65,6 +67,7 @@ class MeshModule:
         self._version = None
         self._from_cache = False
         self._resources = []
+        self._rediscovering = threading.Lock()
         self.served_versions = None
 
     @property
@@ -93,15 +96,19 @@ class MeshModule:
         return self._version
 
     def _rediscover(self):
-        """The cached discovery led to a 404: forget it, ask the API server again, cache the answer."""
-        if self._from_cache:
-            forget_served(self.client.settings)
-            self._version, self.served_versions = discover(self.client)
-            self._from_cache = False
-            store_served(self.client.settings, self.served_versions)
-            for resources in self._resources:
-                resources.version, resources.rediscover = self._version, None
-        return self._version
+        """The cached discovery led to a 404: forget it, ask the API server again, cache the answer.
+
+        Both kinds are listed at the same time, so both may land here: the lock makes it one discovery.
+        """
+        with self._rediscovering:
+            if self._from_cache:
+                forget_served(self.client.settings)
+                self._version, self.served_versions = discover(self.client)
+                self._from_cache = False
+                store_served(self.client.settings, self.served_versions)
+                for resources in self._resources:
+                    resources.version, resources.rediscover = self._version, None
+            return self._version
 
     def resources(self, kind):
         version = self.api_version

@@ -300,3 +300,123 @@ def test_refused_proxy_url_does_not_show_its_credentials():
     with pytest.raises(MeshError) as info:
         client.settings_from_params({"server": "https://api:6443", "api_key": "t", "proxy": "socks5://u:pw@p:1"})
     assert "pw" not in info.value.msg and "socks5://p:1" in info.value.msg
+
+
+class _Recorder:
+    """A keep-alive HTTP/1.1 server on loopback that records which connection carried each request."""
+
+    def __init__(self, delay=0.0, fail_first=0):
+        import http.server
+        import threading
+
+        recorder = self
+        self.lock = threading.Lock()
+        self.requests = []
+        self.paths = []
+        self.delay = delay
+        self.fail_first = fail_first
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                with recorder.lock:
+                    recorder.requests.append((self.client_address[1], self.headers.get("Authorization"),
+                                              self.headers.get("Impersonate-User")))
+                    recorder.paths.append(self.path)
+                    failing = recorder.fail_first > 0
+                    recorder.fail_first -= 1
+                time.sleep(recorder.delay)
+                body = b'{"kind": "Status"}' if failing else b'{"items": []}'
+                self.send_response(503 if failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def connections(self):
+        return set(port for port, _auth, _as in self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    servers = []
+
+    def start(**kwargs):
+        servers.append(_Recorder(**kwargs))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _client(url, **kwargs):
+    settings = client.Settings()
+    settings.server, settings.token, settings.impersonate_user = url, "secret", "jason"
+    return client.Client(settings, sleep=lambda s: None, **kwargs)
+
+
+def test_requests_one_after_another_share_one_connection(recorder):
+    server = recorder()
+    api = _client(server.url)
+    for _attempt in range(5):
+        assert api.request("GET", "/apis").status == 200
+    api.close()
+    assert len(server.requests) == 5 and len(server.connections()) == 1
+    assert api.connections_opened == 1 and api.requests_made == 5
+
+
+def test_concurrent_requests_get_connections_of_their_own_up_to_the_bound(recorder):
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.parallel import run_all
+
+    server = recorder(delay=0.1)
+    api = _client(server.url, max_connections=4)
+    results = run_all([lambda: api.request("GET", "/apis").status] * 10, workers=10)
+    assert results == [200] * 10
+    # Ten threads, four connections: the bound is the client's own, whoever calls it.
+    assert len(server.connections()) == 4 and api.connections_opened == 4
+    # Every connection carries the same credentials and impersonation.
+    assert set((auth, as_) for _port, auth, as_ in server.requests) == {("Bearer secret", "jason")}
+    # Sequential work afterwards stays on one kept-alive connection.
+    before = len(server.requests)
+    for _attempt in range(3):
+        api.request("GET", "/apis")
+    assert len(set(port for port, _a, _b in server.requests[before:])) == 1
+    api.close()
+
+
+def test_every_connection_retries_a_503(recorder):
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.parallel import run_all
+
+    server = recorder(delay=0.05, fail_first=4)
+    api = _client(server.url)
+    assert run_all([lambda: api.request("GET", "/apis").status] * 4, workers=4) == [200] * 4
+    assert len(server.requests) == 8 and api.requests_made == 8
+    api.close()
+
+
+def test_concurrent_requests_through_a_plain_http_proxy_all_carry_the_absolute_url(recorder):
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.parallel import run_all
+
+    proxy = recorder(delay=0.1)
+    api = _client("http://127.0.0.9:6443")
+    api.settings.proxy, api.settings.proxy_source = proxy.url, "proxy option"
+    run_all([lambda: api.request("GET", "/apis")] * 4, workers=4)
+    assert proxy.paths == ["http://127.0.0.9:6443/apis"] * 4 and len(proxy.connections()) == 4
+    api.close()
