@@ -19,8 +19,10 @@ __metaclass__ = type
 
 import threading
 
-# As many requests in flight as the client keeps connections (client.MAX_CONNECTIONS).
-MAX_WORKERS = 4
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.client import MAX_CONNECTIONS
+
+# As many requests in flight as the client keeps connections.
+MAX_WORKERS = MAX_CONNECTIONS
 
 
 def run_all(calls, workers=MAX_WORKERS):
