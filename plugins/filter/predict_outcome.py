@@ -155,11 +155,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 
 
 def predict_outcome(virtual_services, user=None, graph=None, entry=None, namespace="default"):
+    # Imported when called: ansible-core loads every filter file of the collection to find any one filter.
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
+
     try:
         return predict(virtual_services, user=user, graph=graph, entry=entry, namespace=namespace)
     except MeshError as err:

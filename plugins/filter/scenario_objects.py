@@ -113,8 +113,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError, Problem
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import compile_objects, scenario_services
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import USER_MATCH_CHOICES, weighted_destinations
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.scenario import scenario_services
 
 API_VERSION = "networking.istio.io/v1"
 _INDEX = re.compile(r"services\[(\d+)\]")
@@ -187,6 +186,8 @@ def _check_service(target, field, names):
 
 
 def _check_weights(weights, names):
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import weighted_destinations
+
     for service, given in weights.items():
         _check_service({"service": service}, "weights.%s" % service, names)
         if not given:
@@ -219,6 +220,11 @@ def build_scenario_objects(services, namespace="default", weights=None, default_
                            user_route=None, fault=None, user_match="header", user_route_name="user-override",
                            fault_route_name="fault-injection"):
     """DestinationRules then VirtualServices, as mesh_routing writes them into an empty namespace; MeshError if bad."""
+    # Imported here, not when the file loads: ansible-core loads every filter file of the collection to find any one
+    # filter, and compiles their imports from source on each run (its collection loader keeps no bytecode).
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import compile_objects
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import USER_MATCH_CHOICES
+
     names = _service_names(services)
     weights = _mapping(weights, "weights")
     user_route = _mapping(user_route, "user_route")

@@ -198,10 +198,13 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
 
 
 def simulate_route(virtual_services, request, namespace="default"):
+    # ansible-core loads every filter file of the collection to find any one filter, and compiles what they import
+    # from source on each run (its collection loader keeps no bytecode): the simulator is imported when used.
+    from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
+
     try:
         return simulate(virtual_services, request, namespace)
     except MeshError as err:

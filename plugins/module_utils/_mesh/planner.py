@@ -13,8 +13,8 @@ request; ``want_destination_rule`` and ``want_virtual_service`` apply a plan to
 a live object (or to nothing). ``plan_objects`` does that for a whole
 namespace, and the scenario_objects filter is ``plan_objects`` applied to an
 empty namespace, so the objects a scenario is checked with are the ones
-mesh_routing writes. ``scenario_services`` compiles the roles' scenario
-variables into the ``services`` list.
+mesh_routing writes. The roles' scenario variables become the ``services``
+list in ``scenario`` (a file of its own, so that the roles' filter loads nothing else).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,7 +24,6 @@ __metaclass__ = type
 import copy
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare import same
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.converge import prepare_write
@@ -242,53 +241,6 @@ def written(kind, live, wanted):
     if same(live, wanted):
         return wanted
     return prepare_write(kind, _copy(live), _copy(wanted))
-
-
-def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
-                      subset_label="version", user_route_name="user-override", fault_route_name="fault-injection",
-                      fault_expires_in=None):
-    """The roles' scenario variables as mesh_routing's ``services``: each route present on its service only.
-
-    A fault for the user whom the user route sends elsewhere goes into the user route itself: a separate fault
-    route for that user would sit below the user route and never fire, and above it would undo its destination.
-    """
-    if user_route_name == fault_route_name:
-        # One name for both would make the second one (absent on most services) remove the first.
-        raise MeshError("must differ from the fault route's name (servicemesh_fault_route_name)",
-                        field="user_route_name", value=user_route_name)
-    weights = weights or {}
-    user_route = user_route or {}
-    fault = fault or {}
-    result = []
-    for service in services:
-        name = service["name"]
-        routes = [{"name": user_route_name, "state": "absent"}, {"name": fault_route_name, "state": "absent"}]
-        fault_part = None
-        if fault.get("service") == name:
-            fault_part = {"fault": dict((k, fault[k]) for k in ("delay", "abort") if fault.get(k))}
-            if fault_expires_in is not None:
-                fault_part["expires_in"] = fault_expires_in
-        # A fault for every request goes on the default route (see routes.apply_route).
-        unscoped = fault_part is not None and boolean(fault.get("all_users") or False, strict=False)
-        if fault_part is not None and not unscoped and not fault.get("user"):
-            raise MeshError("the fault has no user: set the user whose requests to %s it hits (fault_delay_user, "
-                            "fault_abort_user), or all_users (fault_delay_all_users, fault_abort_all_users) to true "
-                            "to hit every request" % name)
-        merged = (fault_part is not None and not unscoped and user_route.get("service") == name
-                  and user_route.get("user") == fault.get("user"))
-        if user_route.get("service") == name:
-            routes[0] = {"name": user_route_name, "user": user_route.get("user"), "user_match": user_match,
-                         "subset": user_route.get("subset")}
-            if merged:
-                routes[0].update(fault_part)
-        if fault_part is not None and not merged:
-            routes[1] = dict({"name": fault_route_name}, **fault_part)
-            if not unscoped:
-                routes[1].update(user=fault.get("user"), user_match=user_match)
-        result.append({"host": name, "subsets": list(service.get("subsets") or []), "subset_label": subset_label,
-                       "weights": weights.get(name) or {default_subset: 100}, "routes": routes,
-                       "allow_unscoped_fault": unscoped})
-    return result
 
 
 def compile_objects(services, api_version, namespace, live_rules=None, live_services=None, now=None):

@@ -8,7 +8,8 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.compare impo
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.expiry import PREFIX, UTC
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import (
-    compile_objects, plan_service, scenario_services, want_virtual_service)
+    compile_objects, plan_service, want_virtual_service)
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.scenario import scenario_services
 
 SERVICES = [{"name": "reviews", "subsets": ["v1", "v2", "v3"]}, {"name": "ratings", "subsets": ["v1"]}]
 JASON_V2 = {"service": "reviews", "user": "jason", "subset": "v2"}
