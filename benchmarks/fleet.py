@@ -117,6 +117,11 @@ class Fleet:
         if errors:
             raise FleetError("\n".join(errors))
 
+    def cpu_seconds(self):
+        """User + system CPU time used so far by every testenv process of the fleet (the API servers, etcd,
+        controller managers, istiod): what competes with the playbook for the cores."""
+        return sum(process_cpu_seconds(pid) for member in self.members for pid in member.pids().values())
+
     def memory_kib(self):
         """Resident memory of every testenv process of the fleet (etcd, kube-apiserver, controller manager,
         istiod), summed, and per component."""
@@ -158,6 +163,17 @@ def playbook(workdir, scenario):
         yaml.safe_dump([{"name": "fleet " + scenario, "hosts": "fleet", "gather_facts": False,
                          "roles": [{"role": role}]}], out, default_flow_style=False, sort_keys=False)
     return path
+
+
+def process_cpu_seconds(pid):
+    """utime + stime of one process from /proc/<pid>/stat, in seconds (0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 of the whole line.
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
 
 
 def rss_kib(pid):

@@ -241,7 +241,9 @@ class Bench:
                 cmd = [binary, "-i", inventory, "-f", str(size), book]
                 if mode == "one":
                     cmd += ["--limit", group.members[0].name]
+                servers_before = group.cpu_seconds()
                 wall, cpu, peak, stdout, stderr, rc = fleet_mod.run_sampled(cmd, tools.ansible_env())
+                server_cpu = group.cpu_seconds() - servers_before
                 try:
                     result = json.loads(stdout.strip().splitlines()[-1])
                 except (ValueError, IndexError):
@@ -253,7 +255,8 @@ class Bench:
                     raise tools.BenchError("fleet %s %s failed (rc=%s, hosts %s, failed %s): %s" % (
                         mode, scenario, rc, sorted(stats), bad, (stderr or stdout)[-3000:]))
                 changed = sorted(h for h, s in stats.items() if s.get("changed"))
-                return {"wall": wall, "cpu": cpu, "peak_rss_kib": peak, "changed_hosts": changed,
+                return {"wall": wall, "cpu": cpu, "server_cpu": server_cpu, "peak_rss_kib": peak,
+                        "changed_hosts": changed,
                         "task_time": sum(t.get("duration", 0.0) for t in result.get("tasks") or [])}
 
             if self.opts.warm_up:
@@ -274,9 +277,9 @@ class Bench:
                                            == expected_state(scenario)})
                     for phase, run in (("first", first), ("rerun", again)):
                         records.append(dict(run, rep=rep, mode=mode, phase=phase))
-                    log("fleet rep %d %-5s first %5.2f s (cpu %5.2f s, peak %4.0f MiB)  rerun %5.2f s  (load %.1f)"
-                        % (rep, mode, first["wall"], first["cpu"], first["peak_rss_kib"] / 1024, again["wall"],
-                           self.loadavg()))
+                    log("fleet rep %d %-5s first %5.2f s (cpu %5.2f s, servers %5.2f s, peak %4.0f MiB)  rerun %5.2f s"
+                        "  (load %.1f)" % (rep, mode, first["wall"], first["cpu"], first["server_cpu"],
+                                           first["peak_rss_kib"] / 1024, again["wall"], self.loadavg()))
             busy_kib, busy_per = group.memory_kib()
         finally:
             group.down()
