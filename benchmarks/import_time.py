@@ -7,8 +7,9 @@ Each case runs in a fresh interpreter that first imports ansible.module_utils.ba
 it), then times the import of one module file and its module_utils. The collection is imported the way the
 AnsiballZ wrapper imports it: from a zip of its .py sources (zipimport compiles every source on every run and
 caches no bytecode; the `_mesh` package's own importer compiles each of its files once instead of twice), so
-the figure includes compiling. The same import with bytecode cached on disk is shown beside it. The section between the markers in benchmarks/RESULTS.md is rewritten; run.py keeps it when it
-regenerates the rest of the file.
+the figure includes compiling. The same import with bytecode cached on disk is shown beside it. The section
+between the markers in benchmarks/RESULTS.md is rewritten; run.py keeps it when it regenerates the rest of the
+file.
 """
 
 import argparse

@@ -89,7 +89,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors import MeshError
-from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.scenario import scenario_services as compile_services
+from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.scenario import (
+    scenario_services as compile_services)
 
 
 def scenario_services(services, weights=None, user_route=None, fault=None, default_subset="v1", user_match="header",
