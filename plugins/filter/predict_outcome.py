@@ -159,7 +159,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 
 
 def predict_outcome(virtual_services, user=None, graph=None, entry=None, namespace="default"):
-    # Imported when called: ansible-core loads every filter file of the collection to find any one filter.
+    # Imported when called, not when this file loads (why: module_utils/_mesh/scenario.py).
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.budget import predict
 
     try:

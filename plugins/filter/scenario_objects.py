@@ -186,6 +186,7 @@ def _check_service(target, field, names):
 
 
 def _check_weights(weights, names):
+    # Imported when called, not when this file loads (why: module_utils/_mesh/scenario.py).
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import weighted_destinations
 
     for service, given in weights.items():
@@ -220,8 +221,7 @@ def build_scenario_objects(services, namespace="default", weights=None, default_
                            user_route=None, fault=None, user_match="header", user_route_name="user-override",
                            fault_route_name="fault-injection"):
     """DestinationRules then VirtualServices, as mesh_routing writes them into an empty namespace; MeshError if bad."""
-    # Imported here, not when the file loads: ansible-core loads every filter file of the collection to find any one
-    # filter, and compiles their imports from source on each run (its collection loader keeps no bytecode).
+    # Imported when called, not when this file loads (why: module_utils/_mesh/scenario.py).
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.planner import compile_objects
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.routes import USER_MATCH_CHOICES
 

@@ -201,8 +201,7 @@ from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.errors impor
 
 
 def simulate_route(virtual_services, request, namespace="default"):
-    # ansible-core loads every filter file of the collection to find any one filter, and compiles what they import
-    # from source on each run (its collection loader keeps no bytecode): the simulator is imported when used.
+    # Imported when called, not when this file loads (why: module_utils/_mesh/scenario.py).
     from ansible_collections.ack.servicemesh.plugins.module_utils._mesh.simulate import simulate
 
     try:

@@ -8,9 +8,10 @@
 
 """The roles' scenario variables as mesh_routing's ``services`` list.
 
-Kept apart from the planner on purpose: the roles call it through the scenario_services filter on the controller,
-where ansible-core compiles every collection file it imports from source on each run (its collection loader keeps
-no bytecode), so this file imports nothing heavier than the error type.
+Kept apart from the planner on purpose. The roles call it through the scenario_services filter on the controller,
+and to find any one filter of a collection ansible-core loads every filter file of it, compiling what they import
+from source on each run (its collection loader keeps no bytecode). So this file imports nothing heavier than the
+error type, and the filter files import the planner, the validator and the simulator only when called.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -14,9 +14,9 @@ def fleet_data(fleet_wall, one_wall=2.0, one_cpu=1.0, size=10):
     for rep in range(3):
         for phase in ("first", "rerun"):
             records.append({"rep": rep, "mode": "one", "phase": phase, "wall": one_wall, "cpu": one_cpu,
-                            "peak_rss_kib": 100 * 1024})
+                            "server_cpu": 0.0, "peak_rss_kib": 100 * 1024})
             records.append({"rep": rep, "mode": "fleet", "phase": phase, "wall": fleet_wall, "cpu": size * one_cpu,
-                            "peak_rss_kib": 900 * 1024})
+                            "server_cpu": 0.0, "peak_rss_kib": 900 * 1024})
     return {"records": records, "size": size, "cores": 2, "scenario": "fault-delay", "up_seconds": 100.0,
             "testenv_rss_kib": {"idle": 6 << 20, "after": 7 << 20, "per_component_after": {"etcd": 1 << 20}},
             "checks": [{"ok": True}]}
@@ -28,7 +28,7 @@ def test_fleet_ratio_and_floor_from_paired_runs():
     name, measured, met, detail = targets[0]
     assert met
     assert "first 2.00x" in measured
-    # 10 runs of 1 s CPU on 2 cores take at least 5 s: 2.5x one cluster's 2 s.
+    # The fleet run's 10 s of CPU on 2 cores take at least 5 s: 2.5x one cluster's 2 s.
     assert "CPU-bound floor 2.50x" in measured
     assert any("| 10 clusters | first | 4.00 s |" in line for line in lines)
 
@@ -38,7 +38,8 @@ def test_fleet_miss_names_the_cpu_bound_floor():
     report.section_fleet(fleet_data(fleet_wall=7.0, one_cpu=1.2), targets)
     _name, _measured, met, detail = targets[0]
     assert not met
-    assert "CPU-bound" in detail and "3.00x" in detail
+    # 12 s of CPU on 2 cores: a floor of 3.00x one cluster's 2 s; the measured 3.50x is 0.50x above it.
+    assert "CPU-bound floor of 3.00x" in detail and "remaining 0.50x above the floor" in detail
 
 
 def test_fleet_floor_counts_the_fleet_run_and_the_servers_beside_it():

@@ -1,4 +1,4 @@
-"""The _mesh package, imported from a zip as AnsiballZ does: each file below it compiled once, same names."""
+"""The _mesh package imported from a zip as AnsiballZ does: each of its files compiled once, same names."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import zipfile
 
 import ansible_collections.ack.servicemesh.plugins.module_utils._mesh as mesh_package
 
-PACKAGE = "ansible_collections/ack/servicemesh/plugins/module_utils/_mesh"
+PACKAGE = "ansible_collections/ack/servicemesh/plugins/module_utils"
 PROBE_SOURCE = (
     "VALUE = 42\n"
     "\n"
@@ -16,7 +16,7 @@ PROBE_SOURCE = (
     "def fail():\n"
     "    raise ValueError('from the probe')\n"
 )
-# Counts the compile() calls per file name; imports the probe (and the real errors module) from the zip.
+# Counts the compile() calls per file name; imports a probe and the real errors module from the zip.
 DRIVER = r"""
 import builtins, collections, json, sys, traceback
 sys.path.insert(0, sys.argv[1])
@@ -42,24 +42,24 @@ print(json.dumps({
 """
 
 
-def _payload(tmp_path, init_source):
-    path = str(tmp_path / "payload.zip")
+def _payload(folder, init_source):
+    path = str(folder / "payload.zip")
     with zipfile.ZipFile(path, "w") as archive:
         for part in ("ansible_collections", "ansible_collections/ack", "ansible_collections/ack/servicemesh",
-                     "ansible_collections/ack/servicemesh/plugins",
-                     "ansible_collections/ack/servicemesh/plugins/module_utils"):
+                     "ansible_collections/ack/servicemesh/plugins", PACKAGE):
             archive.writestr(part + "/__init__.py", "")
-        archive.writestr(PACKAGE + "/__init__.py", init_source)
-        archive.writestr(PACKAGE + "/probe.py", PROBE_SOURCE)
+        archive.writestr(PACKAGE + "/_mesh/__init__.py", init_source)
+        archive.writestr(PACKAGE + "/_mesh/probe.py", PROBE_SOURCE)
         with open(os.path.join(os.path.dirname(mesh_package.__file__), "errors.py")) as handle:
-            archive.writestr(PACKAGE + "/errors.py", handle.read())
+            archive.writestr(PACKAGE + "/_mesh/errors.py", handle.read())
     return path
 
 
-def _run(tmp_path, init_source):
-    path = _payload(tmp_path, init_source)
+def _run(folder, init_source):
+    folder.mkdir(exist_ok=True)
+    path = _payload(folder, init_source)
     out = subprocess.run([sys.executable, "-c", DRIVER, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, check=True, cwd=str(tmp_path), env={"PATH": os.environ["PATH"]})
+                         universal_newlines=True, check=True, cwd=str(folder), env={"PATH": os.environ["PATH"]})
     return path, json.loads(out.stdout)
 
 
@@ -69,34 +69,31 @@ def _init_source():
 
 
 def test_each_file_of_the_package_is_compiled_once_from_a_zip(tmp_path):
-    path, got = _run(tmp_path, _init_source())
-    probe = "%s/%s/probe.py" % (path, PACKAGE)
+    path, got = _run(tmp_path / "ours", _init_source())
     assert got["importer"] == "_CompileOnce"
-    assert got["calls"][probe] == 1
-    assert got["calls"]["%s/%s/errors.py" % (path, PACKAGE)] == 1
+    for name in ("probe.py", "errors.py"):
+        assert got["calls"]["%s/%s/_mesh/%s" % (path, PACKAGE, name)] == 1, name
     assert got["value"] == 42 and got["error_type"] == "MeshError"
 
 
 def test_the_standard_zipimporter_compiles_twice(tmp_path):
     # The reason for the package's importer: without it (an empty __init__.py) the same import compiles twice.
-    path, got = _run(tmp_path, "")
+    path, got = _run(tmp_path / "standard", "")
     assert got["importer"] == "zipimporter"
-    assert got["calls"]["%s/%s/probe.py" % (path, PACKAGE)] == 2
+    assert got["calls"]["%s/%s/_mesh/probe.py" % (path, PACKAGE)] == 2
 
 
 def test_file_names_and_tracebacks_are_those_of_the_standard_importer(tmp_path):
-    path, ours = _run(tmp_path, _init_source())
-    other = tmp_path / "standard"
-    other.mkdir()
-    standard_path, standard = _run(other, "")
-    assert ours["probe_file"] == "%s/%s/probe.py" % (path, PACKAGE)
-    assert standard["probe_file"] == "%s/%s/probe.py" % (standard_path, PACKAGE)
+    path, ours = _run(tmp_path / "ours", _init_source())
+    standard_path, standard = _run(tmp_path / "standard", "")
+    assert ours["probe_file"] == "%s/%s/_mesh/probe.py" % (path, PACKAGE)
+    assert standard["probe_file"] == "%s/%s/_mesh/probe.py" % (standard_path, PACKAGE)
     # The traceback shows the probe's source line, read back from the zip.
     assert "raise ValueError('from the probe')" in ours["traceback"]
     assert 'probe.py", line 5, in fail' in ours["traceback"]
 
 
-def test_outside_a_zip_the_package_changes_no_importer():
-    # Imported from files (tests, the controller's filters): nothing is installed.
+def test_outside_a_zip_nothing_is_installed():
+    # Imported from files (tests, the controller's filters): the standard importers stay.
     for entry in mesh_package.__path__:
         assert type(sys.path_importer_cache.get(entry)).__name__ != "_CompileOnce"
